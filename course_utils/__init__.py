@@ -1,0 +1,41 @@
+"""course_utils: the helper package of the audio-classification course.
+
+One module per responsibility:
+
+- ``audio``         loading and decoding (``load_audio``, ``AudioDecodeError``)
+- ``display``       playback and plots (players, waveforms, spectrograms, confusion matrices, top-k)
+- ``preprocessing`` turning clips into model inputs for fine-tuning
+- ``training``      training presets (``TrainingArguments`` that fit the hardware)
+- ``metrics``       accuracy, ``compute_metrics``, a local ``evaluate`` metric
+- ``hub``           the Hub/offline switch and the resolvers
+- ``builders``      the offline stand-in datasets and checkpoints
+- ``doctor``        environment checks with a fix for each problem
+"""
+
+from .audio import AudioDecodeError, load_audio, resample, to_pipeline_input
+from .hub import (
+    DatasetSource,
+    StandInNotBuilt,
+    course_mode,
+    course_size,
+    data_dir,
+    describe_world,
+    resolve_dataset,
+    resolve_model,
+)
+
+__all__ = [
+    "AudioDecodeError",
+    "DatasetSource",
+    "StandInNotBuilt",
+    "course_mode",
+    "course_size",
+    "data_dir",
+    "describe_world",
+    "load_audio",
+    "resample",
+    "resolve_dataset",
+    "resolve_model",
+    "to_pipeline_input",
+]
+__version__ = "0.1.0"
