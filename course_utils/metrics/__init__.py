@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["ACCURACY", "accuracy", "accuracy_by", "compute_metrics", "confusion", "load_accuracy"]
+__all__ = ["ACCURACY", "accuracy", "accuracy_by", "compute_metrics", "confusion", "load_accuracy", "report_headline"]
 
 # Folder of the local evaluate metric; pass it to evaluate.load(...).
 ACCURACY = str(Path(__file__).resolve().parent / "accuracy")
@@ -55,3 +55,26 @@ def load_accuracy():
     import evaluate
 
     return evaluate.load(ACCURACY)
+
+
+def report_headline(notebook: str, metric: str, value: float, **details) -> dict:
+    """Print a notebook's headline figure; also write it as JSON when ``$COURSE_REPORT_DIR`` is set.
+
+    ``make course`` and the notebook tests set ``COURSE_REPORT_DIR`` to collect the figures into a
+    summary table and to check them against floors.
+    """
+    import json
+    import os
+
+    from ..hub import course_mode, course_size
+
+    record = {"notebook": notebook, "metric": metric, "value": float(value), "mode": course_mode(),
+              "size": course_size(), **details}
+    shown = ", ".join(f"{k}={v}" for k, v in details.items())
+    print(f"Headline: {metric} = {float(value):.3f}" + (f" ({shown})" if shown else ""))
+    folder = os.environ.get("COURSE_REPORT_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"{notebook}.json"), "w") as f:
+            json.dump(record, f, indent=2, default=str)
+    return record
