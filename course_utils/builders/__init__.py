@@ -35,7 +35,7 @@ DEFAULT_SEED = 0
 class Builder:
     name: str  # folder name under datasets/ or models/, and the --only name
     kind: str  # "dataset" or "model"
-    module: str  # module in course_utils.builders
+    module: str  # module in course_utils.builders, or an absolute dotted path
     requires: tuple[str, ...] = ()  # builders whose output this one reads
     sources: tuple[str, ...] = field(default=())  # extra course_utils files that shape the output
 
@@ -66,16 +66,25 @@ def fingerprint(builder: Builder, size: str, seed: int) -> str:
     """Content hash of everything that decides a build's output."""
     h = hashlib.sha256()
     root = _package_root()
-    files = [f"builders/{builder.module}.py", "builders/_writer.py", *builder.sources]
-    for rel in sorted(set(files)):
-        path = root / rel
-        h.update(rel.encode())
+    module_file = (
+        Path(importlib.import_module(builder.module).__file__)
+        if "." in builder.module
+        else root / "builders" / f"{builder.module}.py"
+    )
+    files = [module_file] + [root / rel for rel in ("builders/_writer.py", *builder.sources)]
+    for path in sorted(set(files)):
+        h.update(path.name.encode())
         h.update(path.read_bytes() if path.exists() else b"<missing>")
     h.update(f"size={size};seed={seed}".encode())
     for dep in builder.requires:
         dep_b = BUILDERS[dep]
+        # The upstream fingerprint, not its whole stamp: builds are deterministic, so only a
+        # change of what decides the upstream output can change what a dependent reads.
         stamp = standin_dir(dep_b.kind, dep_b.name, size) / STAMP
-        h.update(stamp.read_bytes() if stamp.exists() else b"<unbuilt>")
+        try:
+            h.update(json.loads(stamp.read_text())["fingerprint"].encode())
+        except (OSError, ValueError, KeyError):
+            h.update(b"<unbuilt>")
     return h.hexdigest()
 
 
@@ -127,7 +136,7 @@ def run_builds(
             log(f"[build] {b.name}: up to date ({target})")
             results[b.name] = {"status": "up to date", "path": str(target)}
             continue
-        module = importlib.import_module(f"{__name__}.{b.module}")
+        module = importlib.import_module(b.module if "." in b.module else f"{__name__}.{b.module}")
         missing = getattr(module, "missing_tools", lambda: [])()
         if missing:
             failed[b.name] = "missing tools:\n    " + "\n    ".join(missing)

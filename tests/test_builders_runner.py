@@ -1,0 +1,119 @@
+"""The build runner: staged writes, one failure costs one build, stamps skip what is current."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+from datasets import load_dataset
+
+from course_utils import builders, hub
+from course_utils.builders import BuildError, Builder, run_builds
+
+TOY = textwrap.dedent(
+    """
+    import numpy as np
+    from datasets import Audio, ClassLabel, Features, Value
+    from course_utils.builders._writer import write_card, write_split
+
+    FEATURES = Features({"file": Value("string"), "audio": Audio(sampling_rate=16000),
+                         "label": ClassLabel(names=["low", "high"])})
+    FAIL_AFTER = None  # set by the test to make a build die half-way
+
+    def rows(n, seed):
+        rng = np.random.default_rng(seed)
+        for i in range(n):
+            if FAIL_AFTER is not None and i == FAIL_AFTER:
+                raise RuntimeError("synthesizer crashed")
+            freq = 200 if i % 2 == 0 else 2000
+            t = np.arange(8000) / 16000
+            audio = (0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(8000)).astype("float32")
+            yield {"file": f"{i}.wav", "audio": {"array": audio, "sampling_rate": 16000, "path": f"{i}.wav"},
+                   "label": i % 2}
+
+    def build(out_dir, *, size, seed, log):
+        n = 4 if size == "tiny" else 40
+        count = write_split(out_dir, "default", "train", rows(n, seed), FEATURES)
+        write_card(out_dir, {"default": ["train"]}, "# toy stand-in")
+        return {"clips": count}
+    """
+)
+
+
+@pytest.fixture
+def toy(offline, tmp_path, monkeypatch):
+    package = tmp_path / "toybuilders"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "toy.py").write_text(TOY)
+    (package / "other.py").write_text(TOY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in sys.modules if m.startswith("toybuilders")]:
+        del sys.modules[name]
+    registry = {
+        "toy": Builder("toy", "dataset", "toybuilders.toy"),
+        "other": Builder("other", "dataset", "toybuilders.other"),
+        "needs-toy": Builder("needs-toy", "dataset", "toybuilders.other", requires=("toy",)),
+    }
+    monkeypatch.setattr(builders, "BUILDERS", registry)
+    import toybuilders.toy
+
+    return toybuilders.toy
+
+
+def test_build_then_skip_when_current(toy):
+    first = run_builds(["toy"], size="tiny", seed=0, log=lambda s: None)
+    folder = hub.standin_dir("dataset", "toy", "tiny")
+    assert first["toy"]["status"] == "built" and first["toy"]["clips"] == 4
+    ds = load_dataset(str(folder), split="train")
+    assert ds.features["label"].names == ["low", "high"] and len(ds) == 4
+    stamp_before = (folder / builders.STAMP).stat().st_mtime_ns
+
+    again = run_builds(["toy"], size="tiny", seed=0, log=lambda s: None)
+    assert again["toy"]["status"] == "up to date"
+    assert (folder / builders.STAMP).stat().st_mtime_ns == stamp_before
+
+    reseeded = run_builds(["toy"], size="tiny", seed=1, log=lambda s: None)
+    assert reseeded["toy"]["status"] == "built"  # a new seed is a new dataset
+
+
+def test_failed_build_leaves_nothing_readable_and_others_finish(toy):
+    toy.FAIL_AFTER = 2
+    with pytest.raises(BuildError) as error:
+        run_builds(["toy", "other", "needs-toy"], size="tiny", seed=0, log=lambda s: None)
+    message = str(error.value)
+    assert "toy: RuntimeError: synthesizer crashed" in message
+    assert "needs-toy: skipped: a build it needs failed" in message
+    datasets_dir = hub.standin_dir("dataset", "toy", "tiny").parent
+    assert not (datasets_dir / "toy").exists()
+    assert not list(datasets_dir.glob(".*partial"))  # staging removed
+    assert (datasets_dir / "other" / builders.STAMP).exists()  # the independent build still landed
+
+
+def test_failed_rebuild_keeps_the_previous_good_build(toy):
+    run_builds(["toy"], size="tiny", seed=0, log=lambda s: None)
+    folder = hub.standin_dir("dataset", "toy", "tiny")
+    toy.FAIL_AFTER = 1
+    with pytest.raises(BuildError):
+        run_builds(["toy"], size="tiny", seed=0, force=True, log=lambda s: None)
+    assert len(load_dataset(str(folder), split="train")) == 4
+
+
+def test_dependents_rebuild_when_what_they_read_changes(toy):
+    quiet = dict(size="tiny", seed=0, log=lambda s: None)
+    run_builds(["needs-toy"], **quiet)
+    assert run_builds(["needs-toy"], **quiet)["needs-toy"]["status"] == "up to date"
+    # A forced, deterministic rebuild upstream changes nothing downstream...
+    run_builds(["toy"], force=True, **quiet)
+    assert run_builds(["needs-toy"], **quiet)["needs-toy"]["status"] == "up to date"
+    # ...but a change to the upstream builder's code makes both stale.
+    path = toy.__file__
+    open(path, "a").write("\n# a new version of the generator\n")
+    result = run_builds(["needs-toy"], **quiet)
+    assert result["toy"]["status"] == "built" and result["needs-toy"]["status"] == "built"
+
+
+def test_unknown_builder_is_named(toy):
+    with pytest.raises(BuildError, match="unknown builder 'nope'"):
+        run_builds(["nope"], size="tiny", log=lambda s: None)
