@@ -20,9 +20,9 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def notebook_paths(only: list[str] | None = None) -> list[Path]:
+def notebook_paths(only: list[str] | None = None, folder: Path | None = None) -> list[Path]:
     """The lesson notebooks in chapter order (their names start with 01_, 02_, ...)."""
-    paths = sorted(p for p in (repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = sorted((folder or repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if only:
         paths = [p for p in paths if any(p.name.startswith(prefix) for prefix in only)]
     return paths
@@ -54,7 +54,8 @@ def summary_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_course(size: str, timeout: int = 3600, only: list[str] | None = None) -> int:
+def run_course(size: str, timeout: int = 3600, only: list[str] | None = None,
+               notebooks: Path | None = None, out_dir: Path | None = None) -> int:
     mode = hub.course_mode()
     print(hub.describe_world())
     if mode == "offline":
@@ -67,12 +68,13 @@ def run_course(size: str, timeout: int = 3600, only: list[str] | None = None) ->
     report_dir = Path(tempfile.mkdtemp(prefix="course-report-"))
     env = {"COURSE_SIZE": size, "COURSE_MODE": mode, "COURSE_REPORT_DIR": str(report_dir)}
     rows = []
-    for path in notebook_paths(only):
+    out_dir = out_dir or repo_root() / "out" / "executed"
+    for path in notebook_paths(only, notebooks):
         print(f"\n=== {path.name} ...", flush=True)
         start = time.perf_counter()
         status = "ok"
         try:
-            execute_notebook(path, repo_root() / "out" / "executed" / path.name, timeout, env)
+            execute_notebook(path, out_dir / path.name, timeout, env)
         except Exception as error:  # report and go on: one broken lesson must not hide the others
             status = "FAILED"
             print(f"{path.name}: {type(error).__name__}: {str(error).strip().splitlines()[-1:]}")
@@ -84,5 +86,5 @@ def run_course(size: str, timeout: int = 3600, only: list[str] | None = None) ->
             headline = f"{data['metric']} = {data['value']:.3f}"
         rows.append({"notebook": path.name, "status": status, "seconds": seconds, "headline": headline})
     print("\n" + summary_table(rows))
-    print(f"\nExecuted notebooks (with outputs): {repo_root() / 'out' / 'executed'}")
+    print(f"\nExecuted notebooks (with outputs): {out_dir}")
     return 0 if rows and all(r["status"] == "ok" for r in rows) else 1

@@ -1,0 +1,37 @@
+"""`make course`'s runner on real notebooks in a real kernel: summary table, headlines, failures."""
+
+from __future__ import annotations
+
+import nbformat
+
+from course_utils.runner import run_course
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nbformat.write(nb, path)
+
+
+def test_runner_summarises_and_survives_a_failing_notebook(offline, tmp_path, capsys, monkeypatch):
+    # No stand-in builds: an empty registry keeps this test about the runner itself.
+    monkeypatch.setattr("course_utils.builders.BUILDERS", {})
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(folder / "01_good.ipynb", "from course_utils.metrics import report_headline",
+              "report_headline('01_good', 'accuracy', 0.875, n=8)")
+    _notebook(folder / "02_broken.ipynb", "raise RuntimeError('lesson bug')")
+    _notebook(folder / "03_after.ipynb", "print('still runs')")
+    out = tmp_path / "executed"
+
+    code = run_course(size="tiny", timeout=120, notebooks=folder, out_dir=out)
+    text = capsys.readouterr().out
+
+    assert code == 1  # one notebook failed
+    lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("0")}
+    assert "ok" in lines["01_good.ipynb"] and "accuracy = 0.875" in lines["01_good.ipynb"]
+    assert "FAILED" in lines["02_broken.ipynb"]
+    assert "ok" in lines["03_after.ipynb"]  # later lessons still ran
+    executed = nbformat.read(out / "03_after.ipynb", as_version=4)
+    assert executed.cells[0].outputs[0]["text"].strip() == "still runs"
+    broken = nbformat.read(out / "02_broken.ipynb", as_version=4)
+    assert broken.cells[0].outputs[0]["ename"] == "RuntimeError"  # the failure is kept for the learner
