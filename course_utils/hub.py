@@ -9,6 +9,7 @@ fallback to a stand-in is announced once, so nobody mistakes it for the real thi
 from __future__ import annotations
 
 import functools
+import json
 import os
 import urllib.error
 import urllib.request
@@ -163,14 +164,14 @@ class DatasetSource:
     name: str | None = None
     revision: str | None = None
     standin: bool = False
+    cache_dir: str | None = None
 
     @property
     def kwargs(self) -> dict:
         out = {"path": self.path}
-        if self.name is not None:
-            out["name"] = self.name
-        if self.revision is not None:
-            out["revision"] = self.revision
+        for key in ("name", "revision", "cache_dir"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
     def __str__(self) -> str:
@@ -210,7 +211,7 @@ def resolve_dataset(hub_id: str, config: str | None = None) -> DatasetSource:
         raise StandInNotBuilt(f"{hub_id}: offline, and the course has no stand-in for it (stand-ins exist for {known})")
     folder = _built(standin_dir("dataset", spec.builder), hub_id, spec.builder)
     _announce(spec.hub_id, config, folder, "dataset")
-    return DatasetSource(spec.hub_id, str(folder), config, None, standin=True)
+    return DatasetSource(spec.hub_id, str(folder), config, None, standin=True, cache_dir=str(_cache_dir(folder)))
 
 
 def resolve_model(hub_id: str) -> str:
@@ -224,6 +225,20 @@ def resolve_model(hub_id: str) -> str:
     folder = _built(standin_dir("model", spec.builder), hub_id, spec.builder)
     _announce(hub_id, None, folder, "model")
     return str(folder)
+
+
+def _cache_dir(folder: Path) -> Path:
+    """A ``datasets`` cache folder of this build alone.
+
+    ``datasets`` keys its cache of a local folder on the folder's name and file layout, not on
+    its contents: the tiny and course builds of one stand-in (or two seeds) would share a cache
+    and the second would silently load the first one's rows. The build's fingerprint tells them apart.
+    """
+    try:
+        fingerprint = json.loads((folder / ".course_build.json").read_text())["fingerprint"][:16]
+    except (OSError, ValueError, KeyError):
+        fingerprint = "unstamped"
+    return folder.parent.parent / ".hf_cache" / f"{folder.name}-{fingerprint}"
 
 
 def _built(folder: Path, hub_id: str, builder: str) -> Path:

@@ -173,3 +173,21 @@ def test_cli_resolve_and_doctor(offline, monkeypatch):
     assert "[ok] ffmpeg" in doctor.stdout and "mode=offline" in doctor.stdout
     # The doctor's verdict must match its lines: exit 0 exactly when no check failed.
     assert (doctor.returncode == 0) == ("[FAIL]" not in doctor.stdout)
+
+
+def test_two_builds_of_one_standin_never_share_a_datasets_cache(offline, monkeypatch):
+    """tiny and course builds have the same folder name and layout; each must load its own rows."""
+    import json as _json
+
+    counts = {"tiny": 2, "course": 5}
+    for size, n in counts.items():
+        folder = hub.standin_dir("dataset", "minds14", size)
+        rows = ({"path": f"{i}.wav", "audio": {"array": sine(200 + i, 0.2, 8000), "sampling_rate": 8000,
+                                               "path": f"{i}.wav"}, "intent_class": i % 2} for i in range(n))
+        write_split(folder, "en-AU", "train", rows, FEATURES)
+        write_card(folder, {"en-AU": ["train"]}, "# stand-in")
+        (folder / ".course_build.json").write_text(_json.dumps({"fingerprint": f"{size}-build" * 4}))
+    for size, n in counts.items():
+        monkeypatch.setenv("COURSE_SIZE", size)
+        src = hub.resolve_dataset("PolyAI/minds14", "en-AU")
+        assert len(load_dataset(**src.kwargs, split="train")) == n
