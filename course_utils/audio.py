@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,8 @@ def load_audio(
     seconds, so a 10-minute file costs no more memory than a model input needs.
     """
     label = name or describe_source(source)
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError(f"max_seconds must be positive, got {max_seconds}")
     array, rate = _decode(source, source_rate, max_seconds, label)
     array = _to_mono_float32(array, label)
     if max_seconds is not None:
@@ -158,9 +161,11 @@ def _decode_file_like(data: str | bytes, max_seconds, label):
         with sf.SoundFile(handle) as f:
             frames = -1 if max_seconds is None else int(round(max_seconds * f.samplerate))
             array = f.read(frames=frames, dtype="float32", always_2d=True)
-            return array, int(f.samplerate)
+            # (frames, channels): average here, where the layout is known, so that a
+            # header-only or one-frame file is not mistaken for channels-first by the guess below.
+            return array.mean(axis=1, dtype=np.float32), int(f.samplerate)
     except (sf.LibsndfileError, RuntimeError, TypeError) as sf_error:
-        first_problem = str(sf_error)
+        first_problem = _sndfile_problem(sf_error)
     try:
         from torchcodec.decoders import AudioDecoder
 
@@ -177,11 +182,18 @@ def _decode_with_torchcodec(decoder, max_seconds, label):
         if max_seconds is None:
             samples = decoder.get_all_samples()
         else:
-            samples = decoder.get_samples_played_in_range(0.0, float(max_seconds))
+            # MP3 streams start at their encoder delay (e.g. 0.069 s), not 0: count from there.
+            begin = _stream_begin(decoder)
+            samples = decoder.get_samples_played_in_range(begin, begin + float(max_seconds))
     except Exception as error:
         raise AudioDecodeError(label, f"decoding failed: {_first_line(error)}") from None
-    # torchcodec returns (channels, frames); soundfile's convention is (frames, channels).
-    return samples.data.numpy().T, int(samples.sample_rate)
+    # torchcodec returns (channels, frames).
+    return samples.data.numpy().mean(axis=0, dtype=np.float32), int(samples.sample_rate)
+
+
+def _stream_begin(decoder) -> float:
+    begin = getattr(getattr(decoder, "metadata", None), "begin_stream_seconds", None)
+    return float(begin) if begin and begin > 0 else 0.0
 
 
 def _to_mono_float32(array: np.ndarray, label: str) -> np.ndarray:
@@ -223,4 +235,11 @@ def _is_rate(value) -> bool:
 
 def _first_line(error: Exception) -> str:
     text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    line = text[0] if text else type(error).__name__
+    # torchcodec prefixes "SingleStreamDecoder, /path/of/its/source.cpp:52, ": noise to a learner.
+    return re.sub(r"^\w+, \S+\.cpp:\d+, ", "", line)
+
+
+def _sndfile_problem(error: Exception) -> str:
+    # "Error opening <_io.BytesIO object at 0x...>: Format not recognised." -> "Format not recognised."
+    return re.sub(r"^Error opening .*?: ", "", _first_line(error))
