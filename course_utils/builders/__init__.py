@@ -47,8 +47,8 @@ BUILDERS: dict[str, Builder] = {
         Builder("speech_commands", "dataset", "speech_commands", sources=("builders/speech.py",)),
         Builder("minds14", "dataset", "minds14", sources=("builders/speech.py",)),
         Builder("fleurs", "dataset", "fleurs", sources=("builders/speech.py",)),
-        Builder("esc50", "dataset", "esc50"),
-        Builder("gtzan", "dataset", "gtzan"),
+        Builder("esc50", "dataset", "esc50", sources=("builders/_sfx.py",)),
+        Builder("gtzan", "dataset", "gtzan", sources=("builders/_music.py",)),
         # Stand-in checkpoints (issue 5) are registered here once their builders exist.
     ]
 }
