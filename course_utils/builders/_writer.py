@@ -90,7 +90,8 @@ def write_card(out_dir: Path, configs: dict[str, list[str]], body: str, combined
     """README.md whose YAML maps each config and split to its files.
 
     ``configs``: {config: [splits]} written by ``write_split``; ``combined``: {config: [member
-    configs]} for configs such as MINDS-14's ``all`` that concatenate others.
+    configs]} for configs such as MINDS-14's ``all`` that concatenate others; it offers every
+    split that any member has.
     """
     lines = ["---", "configs:"]
     for config, splits in configs.items():
@@ -100,13 +101,16 @@ def write_card(out_dir: Path, configs: dict[str, list[str]], body: str, combined
             lines.append(f"  - split: {split}")
             lines.append(f"    path: {config}/{split}-*.parquet")
     for config, members in (combined or {}).items():
-        splits = [s for s in configs[members[0]] if all(s in configs[m] for m in members)]
+        # Every split any member has, made of the members that have it (FLEURS's test_real
+        # exists for only some languages, and `all` must still offer it).
+        splits = list(dict.fromkeys(s for m in members for s in configs[m]))
         lines.append(f"- config_name: {config}")
         lines.append("  data_files:")
         for split in splits:
             lines.append(f"  - split: {split}")
             lines.append("    path:")
             for m in members:
-                lines.append(f"    - {m}/{split}-*.parquet")
+                if split in configs[m]:
+                    lines.append(f"    - {m}/{split}-*.parquet")
     lines.append("---")
     (out_dir / "README.md").write_text("\n".join(lines) + "\n\n" + body.strip() + "\n")

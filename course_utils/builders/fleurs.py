@@ -303,21 +303,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
     log(f"[fleurs] clips per speaker:\n{tally.speaker_lists()}")
     write_card(out_dir, configs, _card(size, seed, variants, codes, configs, table, summary),
                combined={"all": codes})
-    _add_combined_split(out_dir / "README.md", "all", "test_real", [c for c in codes if "test_real" in configs[c]])
     return summary
-
-
-def _add_combined_split(readme: Path, config: str, split: str, members: list[str]) -> None:
-    """Give the combined config a split that only some members have (``write_card`` keeps the
-    splits all members share)."""
-    if not members:
-        return
-    text = readme.read_text()
-    end = text.index("\n---\n", 4)
-    lines = [f"  - split: {split}", "    path:"] + [f"    - {m}/{split}-*.parquet" for m in members]
-    head = text[:end]
-    assert head.rstrip().splitlines()[-1].startswith("    - "), "combined config must come last"
-    readme.write_text(head + "\n" + "\n".join(lines) + text[end:])
 
 
 def _card(size, seed, variants, codes, configs, table, summary) -> str:
