@@ -50,6 +50,11 @@ BUILDERS: dict[str, Builder] = {
         Builder("esc50", "dataset", "esc50", sources=("builders/_sfx.py",)),
         Builder("gtzan", "dataset", "gtzan", sources=("builders/_music.py",)),
         # Stand-in checkpoints (issue 5) are registered here once their builders exist.
+        Builder("xlsr-minds14", "model", "model_wav2vec2", requires=("minds14",), sources=("training.py", "builders/model_common.py")),
+        Builder("ast-speech-commands", "model", "model_ast", requires=("speech_commands",), sources=("training.py", "builders/model_common.py")),
+        Builder("whisper-fleurs-lang-id", "model", "model_whisper", requires=("fleurs",), sources=("training.py", "builders/model_common.py")),
+        Builder("clap-htsat-unfused", "model", "model_clap", requires=("esc50",), sources=("training.py", "builders/model_common.py")),
+        Builder("distilhubert", "model", "model_hubert", requires=("speech_commands", "fleurs", "esc50", "gtzan"), sources=("training.py", "builders/model_common.py")),
     ]
 }
 

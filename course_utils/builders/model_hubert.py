@@ -1,0 +1,195 @@
+"""Stand-in for ``ntu-spml/distilhubert``: a small ``HubertModel`` base for the GTZAN notebook to
+fine-tune (``HubertForSequenceClassification.from_pretrained(folder, num_labels=10)``).
+
+The real DistilHuBERT is self-supervised on speech. This base is "pre-trained" here on the other
+offline corpora, never on GTZAN: supervised multi-task classification (spoken words of Speech
+Commands, languages of FLEURS, sound categories of ESC-50) through one classifier over the union
+of their labels, which is dropped after training. What is kept is the transformer that learned
+to summarise 16 kHz audio.
+
+The card also reports the lesson the notebook teaches: fine-tuning on the GTZAN stand-in from
+this base versus from random initialisation, same budget, on a 10 % test split of renders
+neither saw.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .. import training
+from . import model_common as common
+
+HUB_ID = "ntu-spml/distilhubert"
+SR = 16000
+MAX_SECONDS = 5.0
+GTZAN_SECONDS = 10.0  # fine-tuning check: the first 10 s of each clip
+MODEL = dict(
+    hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+    num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4, classifier_proj_size=64,
+    hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0,
+    final_dropout=0.0, layerdrop=0.0, mask_time_prob=0.0, do_stable_layer_norm=True,
+)
+# clips taken from each corpus for pre-training
+PER_CORPUS = {"tiny": 150, "course": 1200}
+TRAIN = {
+    "tiny": dict(num_epochs=10, lr=1e-3, batch_size=32),
+    "course": dict(num_epochs=8, lr=1e-3, batch_size=32),
+}
+FINETUNE = {
+    "tiny": dict(num_epochs=10, lr=1e-3, batch_size=16),
+    "course": dict(num_epochs=20, lr=1e-3, batch_size=16),
+}
+
+
+def missing_tools() -> list[str]:
+    return []
+
+
+def _corpus(name, config, split, label_col, size, n, seed, log):
+    ds = common.load_split(name, config, split, size)
+    rng = np.random.default_rng([seed, len(name)])
+    idx = np.sort(rng.permutation(len(ds))[:n])
+    ds = ds.select(idx)
+    arrays, kept = training.decode_split(ds, sampling_rate=SR, max_seconds=MAX_SECONDS, log=log)
+    values = np.asarray(ds[label_col])[kept]
+    return arrays, values
+
+
+def _pad(cols_list):
+    """Concatenate front-end feature dicts of different lengths (zero-padding the frames)."""
+    longest = max(c["features"].shape[1] for c in cols_list)
+    feats, masks = [], []
+    for c in cols_list:
+        pad = longest - c["features"].shape[1]
+        feats.append(np.pad(c["features"], ((0, 0), (0, pad), (0, 0))))
+        masks.append(np.pad(c["frame_mask"], ((0, 0), (0, pad))))
+    return np.concatenate(feats), np.concatenate(masks)
+
+
+def _classifier(base_state, config, num_labels, seed):
+    from transformers import HubertConfig, HubertForSequenceClassification
+
+    training.seed_everything(seed)
+    settings = {k: v for k, v in config.to_dict().items() if k not in ("id2label", "label2id")}
+    cfg = HubertConfig(**{**settings, "num_labels": num_labels})
+    model = HubertForSequenceClassification(cfg)
+    common.gabor_front_end(model, SR)
+    if base_state is not None:
+        missing, unexpected = model.hubert.load_state_dict(base_state, strict=False)
+        if unexpected:
+            raise RuntimeError(f"unexpected base weights: {unexpected}")
+    return model
+
+
+def gtzan_check(base, size: str, seed: int, log) -> dict:
+    """Fine-tune a GTZAN classifier from ``base`` and from scratch, same budget; test accuracies."""
+    ds = common.load_split("gtzan", "all", "train", size)
+    # the notebook's 10 % test split, stratified by genre where the corpus is big enough for that
+    stratify = "genre" if int(0.1 * len(ds)) >= ds.features["genre"].num_classes else None
+    split = ds.train_test_split(test_size=0.1, seed=seed, stratify_by_column=stratify)
+    out = {}
+    data = {}
+    for name, part in split.items():
+        arrays, kept = training.decode_split(part, sampling_rate=SR, max_seconds=GTZAN_SECONDS, log=log)
+        cols = common.front_end_features(base, arrays, int(GTZAN_SECONDS * 25))
+        cols["labels"] = np.asarray(part["genre"], dtype=np.int64)[kept]
+        data[name] = training.ArrayDataset(cols)
+    hp = FINETUNE[size]
+    for init in ("pretrained", "random"):
+        model = _classifier(base.state_dict() if init == "pretrained" else None, base.config, 10, seed)
+        wrapper = common.CachedEncoderClassifier(model)
+        with tempfile.TemporaryDirectory() as tmp:
+            args = training.training_args(tmp, seed=seed, evaluate=False, quiet=True, warmup=0.1, **hp)
+            _, summary = training.fit(wrapper, args, data["train"], data["test"])
+        out[init] = summary["eval_accuracy"]
+        out[f"{init}_cpu_seconds"] = summary["train_cpu_seconds"]
+        log(f"[distilhubert] GTZAN fine-tuning from {init}: {summary['eval_accuracy']:.3f}")
+    out["test clips"] = len(data["test"])
+    out["train clips"] = len(data["train"])
+    return out
+
+
+def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = print) -> dict:
+    from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
+
+    training.configure_threads()
+    start = time.perf_counter()
+    n = PER_CORPUS[size]
+    parts = [
+        ("speech_commands", "v0.02", "train", "label"),
+        ("fleurs", "all", "train", "language"),
+        ("esc50", None, "train", "category"),
+    ]
+    training.seed_everything(seed)
+    config = HubertConfig(**common.FRONT_END, **MODEL, num_labels=2)
+    base = HubertModel(config)
+    common.gabor_front_end(base, SR)
+
+    feats, labels, names, offset, used = [], [], [], 0, {}
+    for corpus, config_name, split, col in parts:
+        arrays, values = _corpus(corpus, config_name, split, col, size, n, seed, log)
+        classes = sorted(set(values.tolist()))
+        feats.append(common.front_end_features(base, arrays, int(MAX_SECONDS * 25)))
+        labels.append(np.array([offset + classes.index(v) for v in values], dtype=np.int64))
+        names += [f"{corpus}:{c}" for c in classes]
+        offset += len(classes)
+        used[corpus] = len(arrays)
+    x, mask = _pad(feats)
+    y = np.concatenate(labels)
+    data = training.ArrayDataset({"features": x, "frame_mask": mask, "labels": y})
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
+    test_idx, train_idx = order[: len(y) // 10], order[len(y) // 10 :]
+    feature_seconds = time.perf_counter() - start
+
+    model = _classifier(None, config, len(names), seed)
+    wrapper = common.CachedEncoderClassifier(model)
+    hp = TRAIN[size]
+    with tempfile.TemporaryDirectory() as tmp:
+        args = training.training_args(tmp, seed=seed, evaluate=False, quiet=True, warmup=0.1, weight_decay=0.01, **hp)
+        _, summary = training.fit(wrapper, args, data.subset(train_idx), data.subset(test_idx))
+    base.load_state_dict(model.hubert.state_dict())
+    pretrain_acc = summary["eval_accuracy"]
+
+    results = {f"pre-training tasks, held-out 10 % top-1 ({len(names)} classes)": pretrain_acc}
+    try:
+        check = gtzan_check(base, size, seed, log)
+        results.update({
+            "GTZAN stand-in fine-tuning from this base, 10 % test split": check["pretrained"],
+            "GTZAN stand-in fine-tuning from random init, same budget": check["random"],
+            "GTZAN transfer gain (points)": round(100 * (check["pretrained"] - check["random"]), 1),
+            "GTZAN test clips": check["test clips"],
+        })
+    except FileNotFoundError as error:
+        log(f"[distilhubert] GTZAN check skipped: {error}")
+        check = {}
+
+    extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=SR, padding_value=0.0, do_normalize=False, return_attention_mask=False)
+    common.save(out_dir, base, extractor)
+    common.write_card(
+        out_dir,
+        hub_id=HUB_ID,
+        model_class="HubertModel",
+        summary=("A base model to fine-tune (the GTZAN notebook adds a classifier with "
+                 "`HubertForSequenceClassification.from_pretrained(..., num_labels=10)`). It has no labels of its own."),
+        architecture={**{k: v for k, v in MODEL.items() if "dropout" not in k}, "feature encoder": common.FRONT_END,
+                      "feature encoder weights": f"fixed {common.BANDS}-band Gabor filter bank (frozen in pre-training)"},
+        params=common.n_params(base),
+        data=(
+            f"Pre-trained (supervised, multi-task: one classifier over {len(names)} labels) on clips of the offline "
+            f"corpora: {used}, at most {MAX_SECONDS:g} s each. Never on GTZAN."
+        ),
+        seed=seed,
+        size=size,
+        train={**hp, "features (s)": round(feature_seconds, 1), **{k: v for k, v in summary.items() if not k.startswith("eval_")},
+               "GTZAN check": f"{FINETUNE[size]}, first {GTZAN_SECONDS:g} s of each clip, frozen feature encoder"},
+        results=results,
+        notes=["The real DistilHuBERT is distilled from HuBERT on 960 h of LibriSpeech; this one is not comparable."],
+    )
+    return {"pretrain_accuracy": pretrain_acc, "params": common.n_params(base), **{f"gtzan_{k}": v for k, v in check.items()}, **summary}

@@ -1,0 +1,115 @@
+"""Stand-in for ``anton-l/xtreme_s_xlsr_300m_minds14``: a tiny ``Wav2Vec2ForSequenceClassification``.
+
+Trained on the MINDS-14 stand-in, all configs, voices of folds 0-3; evaluated on fold 4, whose
+voices training never heard (the corpus records the fold in ``path``; see ``minds14.fold_of``).
+Labels: the 14 intents in the dataset's order, as the real checkpoint's config has them.
+
+The conv feature encoder is a fixed Gabor filter bank (frozen, see ``model_common``), so the build
+caches its output once and spends its CPU budget on the transformer.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import training
+from . import model_common as common
+
+HUB_ID = "anton-l/xtreme_s_xlsr_300m_minds14"
+SR = 16000  # the real checkpoint's feature extractor runs at 16 kHz; MINDS-14 is 8 kHz
+MAX_SECONDS = 8.0
+HELDOUT_FOLD = 4
+MODEL = dict(
+    hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+    num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4, classifier_proj_size=64,
+    hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0,
+    final_dropout=0.0, layerdrop=0.0, mask_time_prob=0.0, do_stable_layer_norm=True,
+)
+TRAIN = {
+    "tiny": dict(num_epochs=20, lr=1e-3, batch_size=16),
+    "course": dict(num_epochs=12, lr=1e-3, batch_size=32),
+}
+
+
+def missing_tools() -> list[str]:
+    return []
+
+
+def fold_of(path: str) -> int:
+    """Fold of a MINDS-14 stand-in clip: ``<config>~<INTENT>/fold<k>-<voice>/response_<n>.wav``."""
+    speaker = path.split("/")[-2]
+    if not speaker.startswith("fold"):
+        raise ValueError(f"{path}: no fold in the path (expected .../fold<k>-<voice>/...)")
+    return int(speaker[4 : speaker.index("-")])
+
+
+def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = print) -> dict:
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
+
+    training.configure_threads()
+    start = time.perf_counter()
+    ds = common.load_configs("minds14", "train", size)
+    intents = ds.features["intent_class"].names
+    folds = np.array([fold_of(p) for p in ds["path"]])
+    langs = np.array(ds["lang_id"])
+
+    training.seed_everything(seed)
+    config = Wav2Vec2Config(**common.FRONT_END, **MODEL, **common.label_maps(intents))
+    model = Wav2Vec2ForSequenceClassification(config)
+    common.gabor_front_end(model, SR)
+    extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=SR, padding_value=0.0, do_normalize=True, return_attention_mask=False)
+
+    arrays, kept = training.decode_split(ds, sampling_rate=SR, max_seconds=MAX_SECONDS, log=log)
+    labels = np.asarray(ds["intent_class"], dtype=np.int64)[kept]
+    folds, langs = folds[kept], langs[kept]
+    max_frames = int(MAX_SECONDS * 25)
+    cols = common.front_end_features(model, arrays, max_frames)
+    cols["labels"] = labels
+    data = training.ArrayDataset(cols)
+    train_idx, test_idx = np.flatnonzero(folds != HELDOUT_FOLD), np.flatnonzero(folds == HELDOUT_FOLD)
+    feature_seconds = time.perf_counter() - start
+
+    hp = TRAIN[size]
+    wrapper = common.CachedEncoderClassifier(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        args = training.training_args(tmp, seed=seed, evaluate=False, quiet=True, warmup=0.1, weight_decay=0.01, **hp)
+        _, summary = training.fit(wrapper, args, data.subset(train_idx), data.subset(test_idx))
+    acc = summary["eval_accuracy"]
+
+    lang_names = ds.features["lang_id"].names
+    logits = training.predict(wrapper, data.subset(test_idx))
+    from ..metrics import accuracy_by
+
+    per_lang = accuracy_by([lang_names[l] for l in langs[test_idx]], logits.argmax(-1), labels[test_idx])
+    results = {
+        f"held-out voices (fold {HELDOUT_FOLD}) top-1, all configs": acc,
+        "held-out clips": len(test_idx),
+        **{f"  {k}": v for k, v in per_lang.items()},
+        "chance": 1 / len(intents),
+    }
+    common.save(out_dir, model, extractor)
+    common.write_card(
+        out_dir,
+        hub_id=HUB_ID,
+        model_class="Wav2Vec2ForSequenceClassification",
+        summary="Intent classification: which of 14 banking intents a caller states, in any of the corpus's languages.",
+        architecture={**{k: v for k, v in MODEL.items() if "dropout" not in k}, "feature encoder": common.FRONT_END,
+                      "feature encoder weights": f"fixed {common.BANDS}-band Gabor filter bank, frozen"},
+        params=common.n_params(model),
+        data=(
+            f"The MINDS-14 stand-in (`minds14`, config `all`, size `{size}`): {len(train_idx)} clips of voices in folds "
+            f"0-3 for training; the {len(test_idx)} clips of fold {HELDOUT_FOLD} (voices never heard in training) "
+            f"for evaluation. Audio resampled 8 -> 16 kHz, at most {MAX_SECONDS:g} s."
+        ),
+        seed=seed,
+        size=size,
+        train={**hp, "features (s)": round(feature_seconds, 1), **summary},
+        results=results,
+    )
+    log(f"[wav2vec2] held-out accuracy {acc:.3f} on {len(test_idx)} clips; {summary['train_cpu_seconds']} CPU-s")
+    return {"heldout_accuracy": acc, "params": common.n_params(model), "train_clips": len(train_idx), **summary}
