@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import training
 from . import model_common as common
+from .fleurs import FLEURS_LANG
 
 HUB_ID = "sanchit-gandhi/whisper-medium-fleurs-lang-id"
 SR = 16000
@@ -46,18 +47,8 @@ _NAMES = {
     "te": "Telugu", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian", "umb": "Umbundu", "ur": "Urdu",
     "uz": "Uzbek", "vi": "Vietnamese", "cy": "Welsh", "wo": "Wolof", "xh": "Xhosa", "yo": "Yoruba", "zu": "Zulu",
 }
-FLEURS_CODES = sorted([
-    "af_za", "am_et", "ar_eg", "as_in", "ast_es", "az_az", "be_by", "bn_in", "bs_ba", "ca_es", "ceb_ph",
-    "cmn_hans_cn", "yue_hant_hk", "cs_cz", "cy_gb", "da_dk", "de_de", "el_gr", "en_us", "es_419", "et_ee",
-    "fa_ir", "ff_sn", "fi_fi", "fil_ph", "fr_fr", "ga_ie", "gl_es", "gu_in", "ha_ng", "he_il", "hi_in",
-    "hr_hr", "hu_hu", "hy_am", "id_id", "ig_ng", "is_is", "it_it", "ja_jp", "jv_id", "ka_ge", "kam_ke",
-    "kea_cv", "kk_kz", "km_kh", "kn_in", "ko_kr", "ckb_iq", "ky_kg", "lb_lu", "lg_ug", "ln_cd", "lo_la",
-    "lt_lt", "luo_ke", "lv_lv", "mi_nz", "mk_mk", "ml_in", "mn_mn", "mr_in", "ms_my", "mt_mt", "my_mm",
-    "nb_no", "ne_np", "nl_nl", "nso_za", "ny_mw", "oc_fr", "om_et", "or_in", "pa_in", "pl_pl", "ps_af",
-    "pt_br", "ro_ro", "ru_ru", "bg_bg", "sd_in", "sk_sk", "sl_si", "sn_zw", "so_so", "sr_rs", "sv_se",
-    "sw_ke", "ta_in", "te_in", "tg_tj", "th_th", "tr_tr", "uk_ua", "umb_ao", "ur_pk", "uz_uz", "vi_vn",
-    "wo_sn", "xh_za", "yo_ng", "zu_za",
-])
+# The dataset's own code list, so labels and lang_id can never drift apart.
+FLEURS_CODES = FLEURS_LANG
 LABELS = [_NAMES["_".join(c.split("_")[:-1])] for c in FLEURS_CODES]
 
 FRONT = dict(feature_size=80, hop_length=320, chunk_length=4, n_fft=400)
