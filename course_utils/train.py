@@ -312,6 +312,7 @@ def make_trainer(cfg: TrainConfig, data: Data, model, args):
     from transformers import Trainer, TrainerCallback
 
     from .metrics import compute_metrics
+    from .training import guard_loss_scaling
 
     class TrainedWeights(TrainerCallback):
         """Hash of the weights at the last step, before ``load_best_model_at_end`` swaps them."""
@@ -322,12 +323,7 @@ def make_trainer(cfg: TrainConfig, data: Data, model, args):
             if state.global_step >= state.max_steps and model is not None:
                 TrainedWeights.sha256 = weights_hash(model)
 
-    # The audio classifiers take **kwargs in forward but average their loss themselves, ignoring
-    # `num_items_in_batch`; Trainer then multiplies the loss by the number of processes and skips
-    # the division by grad_accum (measured: 2x the loss on 2 processes, 4x with grad_accum=4).
-    # Upstream: huggingface/transformers#47688.
-    if not _uses_num_items(model):
-        model.accepts_loss_kwargs = False
+    guard_loss_scaling(model)
     trainer = Trainer(
         model=model,
         args=args,
@@ -340,18 +336,6 @@ def make_trainer(cfg: TrainConfig, data: Data, model, args):
     )
     trainer.trained_weights = TrainedWeights
     return trainer
-
-
-def _uses_num_items(model) -> bool:
-    """Whether the model's own loss honours ``num_items_in_batch`` (causal LMs do; classifiers do not)."""
-    import inspect
-
-    if getattr(model, "accepts_loss_kwargs", None) is not None:
-        return bool(model.accepts_loss_kwargs)
-    try:
-        return "num_items_in_batch" in inspect.getsource(type(model).forward)
-    except (OSError, TypeError):
-        return False
 
 
 # --- the run -------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ __all__ = [
     "configure_threads",
     "decode_split",
     "fit",
+    "guard_loss_scaling",
     "mixed_precision",
     "predict",
     "seed_everything",
@@ -83,6 +84,27 @@ def seed_everything(seed: int) -> None:
     from transformers import set_seed
 
     set_seed(seed)
+
+
+def guard_loss_scaling(model) -> None:
+    """Keep ``Trainer``'s loss right with several processes or gradient accumulation.
+
+    The audio classifiers take ``**kwargs`` in ``forward`` but average their loss themselves,
+    ignoring ``num_items_in_batch``; ``Trainer`` then multiplies the loss by the number of
+    processes and skips the division by ``grad_accum`` (measured: 2x the loss on 2 processes,
+    4x with grad_accum=4; huggingface/transformers#47688). Telling it the model does not take
+    loss kwargs restores the usual averaging.
+    """
+    import inspect
+
+    if getattr(model, "accepts_loss_kwargs", None) is not None:
+        return  # the model says what it does
+    try:
+        honours = "num_items_in_batch" in inspect.getsource(type(model).forward)
+    except (OSError, TypeError):
+        honours = False
+    if not honours:
+        model.accepts_loss_kwargs = False
 
 
 # --- arguments -------------------------------------------------------------------------------------
@@ -255,6 +277,7 @@ def fit(
     """
     from transformers import Trainer
 
+    guard_loss_scaling(model)
     trainer = Trainer(
         model=model,
         args=args,
