@@ -195,26 +195,32 @@ def decode_split(
     column: str = "audio",
     sampling_rate: int = 16000,
     max_seconds: float | None = None,
+    max_fraction: float = 0.1,
     log: Callable[[str], None] = print,
 ) -> tuple[list[np.ndarray], list[int]]:
     """Decode every clip of a ``datasets`` split to mono float32 at ``sampling_rate``.
 
     Returns ``(arrays, kept_indices)``. A clip that cannot be decoded is logged, counted and
-    skipped; it never ends the run.
+    skipped (``preprocessing.SkipLog``, as in fine-tuning); more than ``max_fraction`` of them
+    stops the run with ``TooManyBadClips``.
     """
     from datasets import Audio
 
+    from .preprocessing import SkipLog
+
     raw = dataset.cast_column(column, Audio(decode=False))
-    arrays, kept, bad = [], [], 0
+    skips = SkipLog(max_fraction=max_fraction)
+    arrays, kept = [], []
     for i, item in enumerate(raw[column]):
         try:
             arrays.append(load_audio(item, sampling_rate, max_seconds=max_seconds))
             kept.append(i)
-        except AudioDecodeError as error:
-            bad += 1
-            log(f"[skip] row {i}: {error}")
-    if bad:
-        log(f"[decode] skipped {bad} of {len(raw)} clips that could not be decoded")
+            skips.ok()
+        except AudioDecodeError as error:  # SkipLog logs it once, with the source's name
+            skips.fail(f"row {i}", error)
+    skips.finish(len(raw))
+    if skips.failed:
+        log(f"[decode] skipped {skips.failed} of {len(raw)} clips that could not be decoded")
     return arrays, kept
 
 

@@ -195,3 +195,26 @@ def test_trainer_runs_through_the_corrupt_clip(ds, extractor, tmp_path, caplog):
     assert np.isfinite(result.training_loss)
     assert len(skip_records(caplog)) == 1
     assert prep.skips.failed == 2
+
+
+def test_decode_split_skips_like_fine_tuning_and_stops_past_max_fraction(tmp_path):
+    """The stand-in builds' eager decoding uses the same SkipLog as on-the-fly preprocessing."""
+    from datasets import Audio, ClassLabel, Features, Value, load_dataset
+
+    from course_utils.preprocessing import TooManyBadClips
+    from course_utils.training import decode_split
+
+    features = Features({"file": Value("string"), "audio": Audio(sampling_rate=16000),
+                         "genre": ClassLabel(names=["a", "b"])})
+    rows = [{"file": f"{i}.wav", "audio": {"array": sine(300 + 10 * i, 0.2), "sampling_rate": 16000,
+                                           "path": f"{i}.wav"}, "genre": i % 2} for i in range(9)]
+    rows.insert(4, {"file": "bad.wav", "audio": {"bytes": b"RIFF not really", "path": "bad.wav"}, "genre": 0})
+    write_split(tmp_path / "ds", "default", "train", rows, features)
+    write_card(tmp_path / "ds", {"default": ["train"]}, "# test")
+    ds = load_dataset(str(tmp_path / "ds"), split="train", cache_dir=str(tmp_path / "cache"))
+
+    arrays, kept = decode_split(ds, max_fraction=0.2, log=lambda s: None)
+    assert len(arrays) == 9 and 4 not in kept and kept == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+    np.testing.assert_allclose(arrays[4], load_audio(rows[5]["audio"], 16000), atol=1e-4)
+    with pytest.raises(TooManyBadClips, match="1 of 10 clips"):
+        decode_split(ds, max_fraction=0.05, log=lambda s: None)
