@@ -105,9 +105,9 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from run_all import print_table
 
-    import torch
+    from course_utils.training import configure_threads
 
-    torch.set_num_threads(1)
+    configure_threads(1)  # torch and numpy BLAS: one thread each
     print_table(run(args.size, args.data))
 
 

@@ -151,9 +151,9 @@ def _save_inputs(out: Path, inputs: dict) -> None:
 
 
 def child(args) -> None:
-    import torch
+    from course_utils.training import configure_threads
 
-    torch.set_num_threads(1)
+    configure_threads(1)  # torch and numpy BLAS: one thread each
     out = Path(args.out)
     before = written_bytes()
     way = {"published": published, "course": course}[args.child]

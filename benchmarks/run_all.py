@@ -97,9 +97,9 @@ def print_table(rows: list[dict]) -> None:
 def run_all(size: str, only: list[str] | None = None) -> list[dict]:
     sys.path.insert(0, str(HERE))
     os.environ.setdefault("COURSE_MODE", "offline")  # the benchmarks measure the offline stand-ins
-    import torch
+    from course_utils.training import configure_threads
 
-    torch.set_num_threads(1)
+    configure_threads(1)  # torch and numpy BLAS: one thread each
     rows: list[dict] = []
     for bench in only or BENCHES:
         start = time.perf_counter()
