@@ -41,7 +41,7 @@ def _cmd_build(args) -> int:
             state = "built" if hub.standin_dir(b.kind, b.name, args.size).is_dir() else "missing"
             print(f"{b.name:24s} {b.kind:8s} {state}")
         return 0
-    return main_build(args.only, args.size, args.seed, args.force)
+    return main_build(args.only, args.size, args.seed, args.force, args.jobs)
 
 
 def _cmd_course(args) -> int:
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", choices=hub.SIZES, default=None, help="default: $COURSE_SIZE or 'course'")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    p.add_argument("--jobs", type=int, default=None, help="builds at once, each in its own process (default: one per core, at most 5)")
     p.add_argument("--list", action="store_true", help="list builders and whether they are built")
     p.set_defaults(func=_cmd_build)
 

@@ -59,10 +59,10 @@ def run_course(size: str, timeout: int = 3600, only: list[str] | None = None,
     mode = hub.course_mode()
     print(hub.describe_world())
     if mode == "offline":
-        from .builders import BuildError, run_builds
+        from .builders import BuildError, default_jobs, run_builds
 
         try:
-            run_builds(size=size)
+            run_builds(size=size, jobs=default_jobs())
         except BuildError as error:
             print(f"Some stand-ins could not be built; notebooks that need them will say so.\n{error}")
     report_dir = Path(tempfile.mkdtemp(prefix="course-report-"))

@@ -34,10 +34,10 @@ def _tools_present() -> bool:
 needs_tools = pytest.mark.skipif(not _tools_present(), reason="fluidsynth / soundfonts / tuxpaint stamps missing")
 
 
-def _build_all(root: Path) -> dict:
+def _build_all(root: Path, jobs: int = 1) -> dict:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COURSE_DATA", str(root))
-        return run_builds(["esc50", "gtzan"], size="tiny", seed=0, log=lambda line: None)
+        return run_builds(["esc50", "gtzan"], size="tiny", seed=0, jobs=jobs, log=lambda line: None)
 
 
 @pytest.fixture(scope="session")
@@ -202,7 +202,9 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 
 def test_same_seed_gives_byte_identical_parquet(built, tmp_path):
-    _build_all(tmp_path)
+    """Rebuilt in parallel (one process per build) against the sequential build: same bytes."""
+    result = _build_all(tmp_path, jobs=2)
+    assert {r["status"] for r in result.values()} == {"built"}
     for name in ("esc50", "gtzan"):
         again = tmp_path / "tiny" / "datasets" / name
         first = _hashes(built[name])

@@ -121,66 +121,132 @@ def _order(names: list[str]) -> list[Builder]:
     return out
 
 
+def _build_one(name: str, size: str, seed: int, log: Callable[[str], None] = print) -> dict:
+    """Run one builder in a staging folder and rename it into place; returns its summary."""
+    b = BUILDERS[name]
+    target = standin_dir(b.kind, b.name, size)
+    module = importlib.import_module(b.module if "." in b.module else f"{__name__}.{b.module}")
+    missing = getattr(module, "missing_tools", lambda: [])()
+    if missing:
+        raise BuildError("missing tools:\n    " + "\n    ".join(missing))
+    staging = target.parent / f".{b.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    log(f"[build] {b.name} ({b.kind}, size={size}, seed={seed}) ...")
+    start = time.perf_counter()
+    try:
+        summary = module.build(staging, size=size, seed=seed, log=log) or {}
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    seconds = round(time.perf_counter() - start, 1)
+    summary = {**summary, "seconds": seconds}
+    stamp = {"fingerprint": fingerprint(b, size, seed), "size": size, "seed": seed, "summary": summary}
+    (staging / STAMP).write_text(json.dumps(stamp, indent=2, default=str))
+    if target.exists():
+        old = target.parent / f".{b.name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(target)
+    log(f"[build] {b.name}: done in {seconds} s -> {target}")
+    return {"status": "built", "path": str(target), **summary}
+
+
+def _build_in_worker(name: str, size: str, seed: int) -> dict:
+    """``_build_one`` in a worker process: its log lines go to this process's stdout."""
+    import os
+
+    os.environ["COURSE_SIZE"] = size
+    return _build_one(name, size, seed, log=lambda line: print(line, flush=True))
+
+
 def run_builds(
     names: list[str] | None = None,
     *,
     size: str,
     seed: int = DEFAULT_SEED,
     force: bool = False,
+    jobs: int = 1,
     log: Callable[[str], None] = print,
 ) -> dict[str, dict]:
-    """Build what is missing or stale; return ``{name: summary}``. Raises ``BuildError`` listing failures."""
+    """Build what is missing or stale; return ``{name: summary}``. Raises ``BuildError`` listing failures.
+
+    ``jobs > 1`` runs up to that many builds at once, each in its own process, as soon as what
+    it reads is built (the model builds train on one core each, so two of them fill a 2-core
+    machine). One failed build does not stop the others; what needs it is skipped.
+    """
     results: dict[str, dict] = {}
     failed: dict[str, str] = {}
-    for b in _order(names or list(BUILDERS)):
-        if any(dep in failed for dep in b.requires):
-            failed[b.name] = "skipped: a build it needs failed"
-            continue
-        target = standin_dir(b.kind, b.name, size)
-        if not force and is_current(b, size, seed):
-            log(f"[build] {b.name}: up to date ({target})")
-            results[b.name] = {"status": "up to date", "path": str(target)}
-            continue
-        module = importlib.import_module(b.module if "." in b.module else f"{__name__}.{b.module}")
-        missing = getattr(module, "missing_tools", lambda: [])()
-        if missing:
-            failed[b.name] = "missing tools:\n    " + "\n    ".join(missing)
-            continue
-        staging = target.parent / f".{b.name}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        log(f"[build] {b.name} ({b.kind}, size={size}, seed={seed}) ...")
-        start = time.perf_counter()
-        try:
-            summary = module.build(staging, size=size, seed=seed, log=log) or {}
-        except Exception as error:  # one failed build must not cost the others
-            shutil.rmtree(staging, ignore_errors=True)
-            failed[b.name] = f"{type(error).__name__}: {error}"
-            log(traceback.format_exc())
-            continue
-        seconds = round(time.perf_counter() - start, 1)
-        summary = {**summary, "seconds": seconds}
-        stamp = {"fingerprint": fingerprint(b, size, seed), "size": size, "seed": seed, "summary": summary}
-        (staging / STAMP).write_text(json.dumps(stamp, indent=2, default=str))
-        if target.exists():
-            old = target.parent / f".{b.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-            staging.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(target)
-        log(f"[build] {b.name}: done in {seconds} s -> {target}")
-        results[b.name] = {"status": "built", "path": str(target), **summary}
+    todo = _order(names or list(BUILDERS))
+
+    def up_to_date(b: Builder) -> bool:
+        # Asked only once what it reads is final: its stamp decides this one's fingerprint.
+        if force or not is_current(b, size, seed):
+            return False
+        log(f"[build] {b.name}: up to date ({standin_dir(b.kind, b.name, size)})")
+        results[b.name] = {"status": "up to date", "path": str(standin_dir(b.kind, b.name, size))}
+        return True
+
+    def record_failure(name: str, error: BaseException) -> None:
+        failed[name] = str(error) if isinstance(error, BuildError) else f"{type(error).__name__}: {error}"
+        if not isinstance(error, BuildError):
+            log("".join(traceback.format_exception(error)))
+
+    if jobs <= 1:
+        for b in todo:
+            if any(dep in failed for dep in b.requires):
+                failed[b.name] = "skipped: a build it needs failed"
+                continue
+            if up_to_date(b):
+                continue
+            try:
+                results[b.name] = _build_one(b.name, size, seed, log)
+            except Exception as error:  # one failed build must not cost the others
+                record_failure(b.name, error)
+    else:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        # spawn: a fresh interpreter per worker, no inherited torch/OpenMP state.
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            running: dict = {}
+            while todo or running:
+                for b in list(todo):
+                    if any(dep in failed for dep in b.requires):
+                        failed[b.name] = "skipped: a build it needs failed"
+                        todo.remove(b)
+                    elif len(running) < jobs and all(dep in results for dep in b.requires):
+                        todo.remove(b)
+                        if not up_to_date(b):
+                            running[pool.submit(_build_in_worker, b.name, size, seed)] = b.name
+                if not running:
+                    continue
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = running.pop(future)
+                    try:
+                        results[name] = future.result()
+                    except Exception as error:
+                        record_failure(name, error)
     if failed:
         lines = "\n".join(f"  {name}: {why}" for name, why in failed.items())
         raise BuildError(f"{len(failed)} build(s) failed:\n{lines}")
     return results
 
 
-def main_build(argv_names: list[str] | None, size: str, seed: int, force: bool) -> int:
+def default_jobs() -> int:
+    """Builds to run at once: one per core, at most 5 (the model builds train on one core each)."""
+    import os
+
+    return max(1, min(5, os.cpu_count() or 1))
+
+
+def main_build(argv_names: list[str] | None, size: str, seed: int, force: bool, jobs: int | None = None) -> int:
     try:
-        run_builds(argv_names, size=size, seed=seed, force=force)
+        run_builds(argv_names, size=size, seed=seed, force=force, jobs=jobs or default_jobs())
     except BuildError as error:
         print(f"[build] {error}", file=sys.stderr)
         return 1
