@@ -9,6 +9,7 @@ fallback to a stand-in is announced once, so nobody mistakes it for the real thi
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import urllib.error
@@ -211,7 +212,7 @@ def resolve_dataset(hub_id: str, config: str | None = None) -> DatasetSource:
         raise StandInNotBuilt(f"{hub_id}: offline, and the course has no stand-in for it (stand-ins exist for {known})")
     folder = _built(standin_dir("dataset", spec.builder), hub_id, spec.builder)
     _announce(spec.hub_id, config, folder, "dataset")
-    return DatasetSource(spec.hub_id, str(folder), config, None, standin=True, cache_dir=str(_cache_dir(folder)))
+    return DatasetSource(spec.hub_id, str(folder), config, None, standin=True, cache_dir=str(dataset_cache_dir(folder)))
 
 
 def resolve_model(hub_id: str) -> str:
@@ -227,18 +228,26 @@ def resolve_model(hub_id: str) -> str:
     return str(folder)
 
 
-def _cache_dir(folder: Path) -> Path:
-    """A ``datasets`` cache folder of this build alone.
+def dataset_cache_dir(folder: str | os.PathLike) -> Path:
+    """A ``datasets`` cache folder for one local dataset folder and its current contents.
 
     ``datasets`` keys its cache of a local folder on the folder's name and file layout, not on
-    its contents: the tiny and course builds of one stand-in (or two seeds) would share a cache
-    and the second would silently load the first one's rows. The build's fingerprint tells them apart.
+    its contents: the tiny and course builds of one stand-in (or a folder rebuilt or replaced)
+    would share a cache, and the second would silently load the first one's rows. A built
+    stand-in is told apart by its build fingerprint; any other folder by its files' paths, sizes
+    and modification times.
     """
+    folder = Path(folder).expanduser().resolve()
     try:
-        fingerprint = json.loads((folder / ".course_build.json").read_text())["fingerprint"][:16]
+        key = json.loads((folder / ".course_build.json").read_text())["fingerprint"][:16]
+        root = folder.parent.parent
     except (OSError, ValueError, KeyError):
-        fingerprint = "unstamped"
-    return folder.parent.parent / ".hf_cache" / f"{folder.name}-{fingerprint}"
+        h = hashlib.sha256(str(folder).encode())
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            st = path.stat()
+            h.update(f"{path.relative_to(folder)}|{st.st_size}|{st.st_mtime_ns}".encode())
+        key, root = h.hexdigest()[:16], data_dir()
+    return root / ".hf_cache" / f"{folder.name}-{key}"
 
 
 def _built(folder: Path, hub_id: str, builder: str) -> Path:

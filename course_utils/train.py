@@ -215,11 +215,12 @@ def prepare_data(cfg: TrainConfig, *, log: Callable[[str], None] = print) -> Dat
     from datasets import load_dataset
     from transformers import AutoFeatureExtractor
 
-    from .hub import DatasetSource, resolve_dataset
+    from .hub import DatasetSource, dataset_cache_dir, resolve_dataset
     from .preprocessing import AudioPreprocessor, filter_decodable, undecoded
 
     if Path(cfg.dataset).expanduser().is_dir():  # a folder with the Hub dataset's layout
-        src = DatasetSource(cfg.dataset, str(Path(cfg.dataset).expanduser()), cfg.dataset_config)
+        folder = Path(cfg.dataset).expanduser()
+        src = DatasetSource(cfg.dataset, str(folder), cfg.dataset_config, cache_dir=str(dataset_cache_dir(folder)))
     else:
         src = resolve_dataset(cfg.dataset, cfg.dataset_config)
     ds = load_dataset(**src.kwargs, split=cfg.split)

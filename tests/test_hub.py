@@ -191,3 +191,31 @@ def test_two_builds_of_one_standin_never_share_a_datasets_cache(offline, monkeyp
         monkeypatch.setenv("COURSE_SIZE", size)
         src = hub.resolve_dataset("PolyAI/minds14", "en-AU")
         assert len(load_dataset(**src.kwargs, split="train")) == n
+
+
+def test_a_plain_folder_replaced_in_place_loads_its_new_rows(offline, tmp_path):
+    """``python -m course_utils.train dataset=FOLDER``: a folder rewritten with other rows loads the new rows."""
+    import shutil
+
+    from transformers import Wav2Vec2FeatureExtractor
+
+    from course_utils.train import load_config, prepare_data
+
+    model_dir = tmp_path / "model"
+    Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(model_dir)
+    folder = tmp_path / "gtzan"
+    keys = []
+    for n in (10, 20):
+        shutil.rmtree(folder, ignore_errors=True)
+        features = Features({"file": Value("string"), "audio": Audio(sampling_rate=8000),
+                             "genre": ClassLabel(names=["blues", "jazz"])})
+        rows = ({"file": f"{i}.wav", "audio": {"array": sine(200 + i, 0.2, 8000), "sampling_rate": 8000,
+                                               "path": f"{i}.wav"}, "genre": i % 2} for i in range(n))
+        write_split(folder, "all", "train", rows, features)
+        write_card(folder, {"all": ["train"]}, "# a folder")
+        keys.append(hub.dataset_cache_dir(folder))
+        assert hub.dataset_cache_dir(folder) == keys[-1]  # stable while the folder is unchanged
+        cfg = load_config(overrides={"dataset": str(folder), "model": str(model_dir), "max_seconds": 1.0}, profiles=[])
+        data = prepare_data(cfg, log=lambda line: None)
+        assert len(data.train) + len(data.eval) == n
+    assert keys[0] != keys[1]

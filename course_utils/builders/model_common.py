@@ -8,7 +8,6 @@ how it was trained and how well it did on data it never saw.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..hub import standin_dir
+from ..hub import dataset_cache_dir, standin_dir
 
 
 def load_split(builder: str, config: str | None, split: str, size: str):
@@ -27,16 +26,7 @@ def load_split(builder: str, config: str | None, split: str, size: str):
     folder = standin_dir("dataset", builder, size)
     if not folder.is_dir():
         raise FileNotFoundError(f"the {builder!r} corpus ({size}) is not built: {folder} is missing")
-    return load_dataset(str(folder), config, split=split, cache_dir=str(_cache_dir(folder)))
-
-
-def _cache_dir(folder: Path) -> Path:
-    # `datasets` keys its cache of a local folder by the folder's name and config, not its content:
-    # tiny/minds14 and course/minds14 (or a rebuilt corpus) would share one cache entry and load
-    # each other's rows. One cache per build stamp keeps them apart.
-    stamp = folder / ".course_build.json"
-    key = hashlib.sha256(stamp.read_bytes() if stamp.exists() else str(folder).encode()).hexdigest()[:16]
-    return folder.parent.parent / ".hf-cache" / f"{folder.name}-{key}"
+    return load_dataset(str(folder), config, split=split, cache_dir=str(dataset_cache_dir(folder)))
 
 
 def load_configs(builder: str, split: str, size: str, skip: tuple[str, ...] = ("all",)):
