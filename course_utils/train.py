@@ -44,6 +44,7 @@ __all__ = [
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "gtzan_finetune.yaml"
 PROFILES = {
     "cpu": {"num_epochs": 3},
+    "standin": {"lr": 1.0e-3, "max_seconds": 10.0},
     "tiny": {"num_epochs": 4, "logging_steps": 1},
 }
 
@@ -62,6 +63,7 @@ class TrainConfig:
     split_seed: int = 42
     max_seconds: float | None = 30.0
     model: str = "ntu-spml/distilhubert"
+    init: str = "pretrained"  # or "random": the same architecture and run without the pre-trained weights
     model_config: dict = field(default_factory=dict)
     output_dir: str = "distilhubert-finetuned-gtzan"
     num_epochs: float = 10
@@ -119,14 +121,18 @@ def _set(raw: dict, key: str, value: Any) -> None:
 
 
 def auto_profiles() -> list[str]:
-    """The profiles that match this machine and size: ``cpu`` without CUDA, ``tiny`` for tiny stand-ins."""
+    """The profiles that match this machine and world, in the order they apply: ``cpu`` without
+    CUDA, ``standin`` offline (the model is a small stand-in, not the real checkpoint), ``tiny``
+    for the tiny stand-ins."""
     import torch
 
-    from .hub import course_size
+    from .hub import course_mode, course_size
 
     names = []
     if not torch.cuda.is_available():
         names.append("cpu")
+    if course_mode() == "offline":
+        names.append("standin")
     if course_size() == "tiny":
         names.append("tiny")
     return names
@@ -261,13 +267,15 @@ def build_model(cfg: TrainConfig, data: Data):
     from .training import seed_everything
 
     seed_everything(cfg.seed)  # same head on every process (DDP also broadcasts rank 0's weights)
-    return AutoModelForAudioClassification.from_pretrained(
-        model_path(cfg),
-        num_labels=len(data.id2label),
-        id2label=data.id2label,
-        label2id=data.label2id,
-        **cfg.model_config,
-    )
+    labels = dict(num_labels=len(data.id2label), id2label=data.id2label, label2id=data.label2id)
+    if cfg.init == "random":  # what transfer learning is measured against
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(model_path(cfg), **labels, **cfg.model_config)
+        return AutoModelForAudioClassification.from_config(config)
+    if cfg.init != "pretrained":
+        raise ValueError(f"init must be 'pretrained' or 'random', not {cfg.init!r}")
+    return AutoModelForAudioClassification.from_pretrained(model_path(cfg), **labels, **cfg.model_config)
 
 
 def weights_hash(model) -> str:

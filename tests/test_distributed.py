@@ -22,8 +22,9 @@ from datasets import load_dataset
 from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
 
 from course_utils.builders import run_builds
+from course_utils.hub import dataset_cache_dir
 from course_utils.preprocessing import filter_decodable
-from course_utils.train import DEFAULT_CONFIG, load_config, training_arguments
+from course_utils.train import DEFAULT_CONFIG, Data, build_model, load_config, training_arguments
 from course_utils.training import mixed_precision, training_args
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,7 +59,8 @@ def world(tmp_path_factory):
         mp.setenv("COURSE_DATA", str(data))
         run_builds(["gtzan"], size="tiny", log=lambda s: None)  # a no-op when `make test` built it
     # An eval split sized so that the train split, less its undecodable clips, is whole global batches.
-    rows = load_dataset(str(data / "tiny" / "datasets" / "gtzan"), "all", split="train")
+    folder = data / "tiny" / "datasets" / "gtzan"
+    rows = load_dataset(str(folder), "all", split="train", cache_dir=str(dataset_cache_dir(folder)))
     good = set(filter_decodable(rows, "audio", "file", max_seconds=1.0)["file"])
     test_size = next(t for t in range(4, 4 + GLOBAL_BATCH * 2) if sum(
         f in good for f in rows.train_test_split(test_size=t, seed=42)["train"]["file"]) % GLOBAL_BATCH == 0)
@@ -165,3 +167,18 @@ def test_no_mixed_precision_without_cuda(tmp_path):
     args = training_arguments(load_config(DEFAULT_CONFIG), tmp_path)
     assert (args.fp16, args.bf16) == (False, False)
     assert args.eval_strategy == "epoch" and args.save_strategy == "epoch"
+
+
+def test_init_random_is_the_same_model_without_the_pretrained_weights(world):
+    """``init=random``: the comparison that shows what transfer learning gives."""
+    labels = {0: "blues", 1: "jazz"}
+    data = Data(None, None, None, None, labels, {v: k for k, v in labels.items()}, "", True)
+    base = HubertModel.from_pretrained(world["base"])
+    models = {init: build_model(load_config(overrides={"model": str(world["base"]), "init": init}, profiles=[]), data)
+              for init in ("pretrained", "random")}
+    weight = "encoder.layers.0.attention.q_proj.weight"
+    assert torch.equal(models["pretrained"].hubert.state_dict()[weight], base.state_dict()[weight])
+    assert not torch.allclose(models["random"].hubert.state_dict()[weight], base.state_dict()[weight])
+    assert type(models["random"]) is type(models["pretrained"]) and models["random"].config.num_labels == 2
+    with pytest.raises(ValueError, match="init must be 'pretrained' or 'random'"):
+        build_model(load_config(overrides={"model": str(world["base"]), "init": "zeros"}, profiles=[]), data)

@@ -58,7 +58,7 @@ API_IN_VIEW = {  # besides load_dataset and pipeline, which every lesson uses
 }
 ALLOWED_COURSE_UTILS = {
     "resolve_dataset", "resolve_model", "describe_world", "course_size", "course_mode", "load_audio",
-    "to_pipeline_input", "AudioDecodeError", "display", "metrics", "training", "train", "preprocessing", "demo",
+    "to_pipeline_input", "AudioDecodeError", "display", "fbank", "metrics", "training", "train", "preprocessing", "demo",
 }
 
 
