@@ -10,7 +10,13 @@ audio classification.
 - Audio tower: a tiny HTSAT, trained (text tower frozen) to put each clip near the caption
   embedding of its category, on the ESC-50 stand-in, folds 1-4, without the categories in
   ``UNSEEN``. Evaluated zero-shot on fold 5 (source recordings never heard) over all present
-  categories, and on the ``UNSEEN`` categories (never shown in training).
+  categories, and on the ``UNSEEN`` categories (never shown in training; neither their audio nor
+  their names are used in any fit). The card gives, per unseen category, its top-1 and the
+  answer it most often gets.
+- Known limit (measured): unseen categories score 0 at course size with every prompt. The tower
+  maps an unseen sound confidently onto the seen category it sounds most like (dog -> cow,
+  fireworks -> thunderstorm, vacuum cleaner -> insects / washing machine), and that seen
+  category's caption embedding is always nearer to the point than the unseen name's.
 - Processor: ``ClapFeatureExtractor`` with ``truncation="rand_trunc"`` (what an unfused model
   accepts), 32 mel bins and 5-s windows (ESC-50 clips are 5 s) instead of 64 and 10 s.
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
@@ -37,9 +44,13 @@ PROMPTS = [PROMPT, "{}", "This is a sound of {}.", "a recording of {}"]
 CAPTIONS = ["Sound of a {}", "the sound of {}", "a recording of {}", "{}"]
 # Categories kept out of training entirely, for the zero-shot test on unseen labels. Besides
 # these, a category none of whose source recordings is in folds 1-4 is never trained either and
-# counts as unseen. Chosen among the stand-in's single-source categories (which cannot be tested
-# on held-out sources anyway) that have acoustic and semantic neighbours among the trained ones.
-UNSEEN = ["rooster", "crow", "vacuum_cleaner", "fireworks", "toilet_flush", "hand_saw", "cat", "frog"]
+# counts as unseen (at course size: dog and crow, single sources that live in fold 5). Chosen
+# among the stand-in's single-source categories (which cannot be tested on held-out sources
+# anyway) whose names and sounds have neighbours among the trained ones (cat: pig, cow, sheep;
+# vacuum cleaner: washing machine, engine; fireworks: crackling fire, thunderstorm; dog: cow,
+# pig, sheep; crow: rooster, hen, chirping birds). Only five, so that the other single-source
+# categories (rooster, hen, frog, toilet flush, washing machine, hand saw) widen training.
+UNSEEN = ["dog", "crow", "cat", "vacuum_cleaner", "fireworks"]
 MIN_UNSEEN = 5
 HELDOUT_FOLD = 5
 FRONT = dict(feature_size=32, sampling_rate=SR, hop_length=480, max_length_s=5, fft_window_size=1024,
@@ -56,6 +67,11 @@ TRAIN = {
     "tiny": dict(num_epochs=20, lr=2e-3, batch_size=16),
     "course": dict(num_epochs=50, lr=2e-3, batch_size=32),
 }
+# Optional training-time augmentation (``AudioToText``, on the cached log-mel features): a random
+# circular shift in time, a random gain (``gain_db``, an offset in dB) and mixup (``mixup_alpha``,
+# clips and their targets blended). Off: measured at course size, seed 0, 50 epochs, held-out
+# top-1 0.707 without it and 0.586 with dict(gain_db=10.0, mixup_alpha=0.4).
+AUGMENT: dict = {}
 
 
 def minilm_dir() -> Path:
@@ -173,7 +189,12 @@ def ridge_phrases(tokenizer, n_words: int, categories: list[str]) -> list[str]:
     """Phrases the projection is fitted on: the prompt templates around ordinary English words
     (an even spread of MiniLM's whole-word vocabulary), and around no category of the corpus
     in particular."""
-    vocab = [w for w in tokenizer.get_vocab() if w.isalpha() and w.isascii() and 3 <= len(w) <= 12]
+    from .esc50 import CATEGORIES
+
+    # No word of any ESC-50 category name (seen or unseen): the fit must not know the labels.
+    banned = {part for c in list(CATEGORIES) + list(categories) for part in c.lower().split("_")}
+    vocab = [w for w in tokenizer.get_vocab()
+             if w.isalpha() and w.isascii() and 3 <= len(w) <= 12 and w.lower() not in banned]
     vocab.sort()
     words = vocab[:: max(1, len(vocab) // n_words)][:n_words]
     templates = sorted(set(PROMPTS + CAPTIONS))
@@ -188,19 +209,43 @@ def text_embeddings(model, tokenizer, texts: list[str]) -> torch.Tensor:
 
 class AudioToText(torch.nn.Module):
     """Trains CLAP's audio tower: cross-entropy of audio-vs-caption similarities (scaled by the
-    model's own ``logit_scale_a``) against each clip's category."""
+    model's own ``logit_scale_a``) against each clip's category. In training mode it augments
+    the batch (``AUGMENT``: time shift, gain, mixup), drawing from torch's seeded generator."""
 
-    def __init__(self, clap, targets: torch.Tensor):
+    def __init__(self, clap, targets: torch.Tensor, augment: dict | None = None):
         super().__init__()
         self.clap = clap
+        self.augment = augment or {}
         self.register_buffer("targets", targets, persistent=False)
 
+    def _augment(self, x: torch.Tensor, soft: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n, frames = x.shape[0], x.shape[2]
+        shifts = torch.randint(0, frames, (n,))
+        idx = (torch.arange(frames)[None, :] - shifts[:, None]) % frames  # circular shift in time
+        x = torch.gather(x, 2, idx[:, None, :, None].expand_as(x))
+        gain = self.augment.get("gain_db", 0.0)
+        if gain:
+            x = x + (torch.rand(n, 1, 1, 1) * 2 - 1) * gain
+        alpha = self.augment.get("mixup_alpha", 0.0)
+        if alpha and n > 1:
+            lam = torch.distributions.Beta(alpha, alpha).sample((n,))
+            j = torch.randperm(n)
+            x = lam[:, None, None, None] * x + (1 - lam[:, None, None, None]) * x[j]
+            soft = lam[:, None] * soft + (1 - lam[:, None]) * soft[j]
+        return x, soft
+
     def forward(self, input_features, labels=None):
+        soft = None
+        if labels is not None:
+            soft = torch.nn.functional.one_hot(labels, len(self.targets)).float()
+            if self.training and self.augment:
+                input_features, soft = self._augment(input_features, soft)
         audio = self.clap.get_audio_features(input_features=input_features).pooler_output
         logits = audio @ self.targets.T * self.clap.logit_scale_a.exp()
         if labels is None:
             return {"logits": logits}
-        return {"loss": torch.nn.functional.cross_entropy(logits, labels), "logits": logits}
+        loss = -(soft * torch.log_softmax(logits, -1)).sum(-1).mean()
+        return {"loss": loss, "logits": logits}
 
 
 @torch.no_grad()
@@ -218,7 +263,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
     from transformers import AutoTokenizer, ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor, ClapTextConfig
 
     training.configure_threads()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     ds = common.load_split("esc50", None, "train", size)
     categories = sorted(set(ds["category"]), key=lambda c: (np.array(ds["target"])[np.array(ds["category"]) == c][0]))
     cats = np.array(ds["category"])
@@ -234,7 +279,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
     cols, ok = training.cache_features(arrays, lambda b: {"input_features": mel_features(extractor, b)}, batch_size=32, log=log)
     feats = cols["input_features"]
     cats, folds = cats[kept][ok], folds[kept][ok]
-    feature_seconds = time.perf_counter() - start
+    feature_seconds, feature_cpu = time.perf_counter() - start, time.process_time() - start_cpu
 
     training.seed_everything(seed)
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_dir()), model_input_names=["input_ids", "attention_mask"])
@@ -270,7 +315,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
     labels = np.array([seen.index(c) if c in seen else -1 for c in cats], dtype=np.int64)
     data = training.ArrayDataset({"input_features": feats, "labels": labels})
     hp = TRAIN[size]
-    wrapper = AudioToText(model, targets)
+    wrapper = AudioToText(model, targets, AUGMENT)
     with tempfile.TemporaryDirectory() as tmp:
         args = training.training_args(tmp, seed=seed, evaluate=False, quiet=True, warmup=0.1, weight_decay=0.01, **hp)
         _, summary = training.fit(wrapper, args, data.subset(train_idx), data.subset(test_idx) if len(test_idx) else None)
@@ -283,6 +328,17 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
                 model, tokenizer, feats[test_idx], list(cats[test_idx]), categories, prompt)
         results[f"{len(unseen)} unseen categories vs all {len(categories)}, prompt {prompt!r}"] = zero_shot(
             model, tokenizer, feats[unseen_idx], list(cats[unseen_idx]), categories, prompt)
+    text = text_embeddings(model, tokenizer, [PROMPT.format(readable(c)) for c in categories])
+    with torch.no_grad():
+        audio = torch.cat([model.get_audio_features(input_features=torch.from_numpy(feats[unseen_idx][i : i + 64])).pooler_output
+                           for i in range(0, len(unseen_idx), 64)])
+    pred = np.array(categories)[(audio @ text.T).argmax(-1).numpy()]
+    for c in unseen:
+        mask = cats[unseen_idx] == c
+        if mask.any():
+            top, count = Counter(pred[mask]).most_common(1)[0]
+            results[f"unseen {c}, prompt {PROMPT!r}: top-1 (most frequent answer)"] = (
+                f"{float((pred[mask] == c).mean()):.3f} ({top}, {count} of {int(mask.sum())})")
     results["held-out source clips"] = len(test_idx)
     results["unseen-category clips"] = len(unseen_idx)
     results["unseen categories"] = ", ".join(unseen)
@@ -306,7 +362,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
         ),
         seed=seed,
         size=size,
-        train={**hp, "features (s)": round(feature_seconds, 1),
+        train={**hp, "features (s)": round(feature_seconds, 1), "features (CPU s)": round(feature_cpu, 1), "augmentation": AUGMENT,
                **{k: v for k, v in summary.items() if not k.startswith("eval_")}},
         results=results,
         notes=["Category names are given with spaces for underscores (\"sea waves\").",
