@@ -96,7 +96,7 @@ SPLITS = {"train": 0.7, "validation": 0.1, "test": 0.2}
 SENTENCE_SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 # utterances per language and split; test_real: at most this many real utterances per language
 SIZES = {
-    "tiny": {"train": 3, "validation": 1, "test": 1, "test_real": 2},
+    "tiny": {"train": 16, "validation": 1, "test": 2, "test_real": 2},
     "course": {"train": 150, "validation": 20, "test": 40, "test_real": 40},
 }
 REAL_PER_UTTERANCE = 3  # real descriptions (about 1 s each) joined into one utterance

@@ -26,7 +26,7 @@ from ._writer import write_card, write_split
 
 RATE = 22050
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2")
-SIZES = {"tiny": (8, 5.0), "course": (100, 30.0)}  # clips per genre, seconds per clip
+SIZES = {"tiny": (10, 5.0), "course": (100, 30.0)}  # clips per genre, seconds per clip
 CORRUPT_INDEX = 54  # jazz.00054.wav is the corrupt file of the real GTZAN
 WORKERS = 2
 

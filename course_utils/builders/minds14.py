@@ -59,7 +59,7 @@ LANGS = ["en", "fr", "de", "es", "it"]
 FOLDS = 5
 HELDOUT_FOLD = 4
 FLITE_FOLD = {"kal": 0, "kal16": 1, "slt": 2, "awb": 3, "rms": 4}
-SIZES = {"tiny": 2, "course": 45}  # clips per intent and config
+SIZES = {"tiny": 8, "course": 45}  # clips per intent and config
 
 CURRENCY = {"en-AU": "dollars", "en-GB": "pounds", "en-US": "dollars",
             "de-DE": "Euro", "es-ES": "euros", "fr-FR": "euros", "it-IT": "euro"}

@@ -46,7 +46,7 @@ FLITE_SPLIT = {"train": ["kal", "kal16", "slt"], "validation": ["awb"], "test": 
 SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 # clips per label and split
 SIZES = {
-    "tiny": {"train": 4, "validation": 2, "test": 2},
+    "tiny": {"train": 20, "validation": 2, "test": 2},
     "course": {"train": 400, "validation": 50, "test": 50},
 }
 FLITE_SHARE = 0.12
