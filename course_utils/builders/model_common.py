@@ -231,3 +231,172 @@ class CachedEncoderClassifier(torch.nn.Module):
         logits = m.classifier(pooled)
         loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return {"loss": loss, "logits": logits} if loss is not None else {"logits": logits}
+
+
+# --- a log-compressed filter-bank front end (frozen) with trainable conv layers on top -------------
+#
+# The Gabor front end above delivers linear magnitudes: loud vowels dominate, quiet consonants
+# vanish. This one makes the frozen part of the conv stack compute a log-compressed mel-like
+# spectrogram, using only what a Wav2Vec2/HuBERT conv stack has (convolutions with bias, layer 0's
+# GroupNorm, GELU after every layer):
+#   layer 0: Gabor pairs (+cos, -cos, +sin, -sin) per band, window length matched to the band's
+#            width; its GroupNorm (one group per channel) divides each band by its RMS over the
+#            clip, which in the log domain is a per-band mean subtraction (speaker/channel
+#            normalisation); the norm's gain puts GELU in its ReLU-like range, so
+#            GELU(+x) + GELU(-x) ~ |x|;
+#   layer 1: 1x1, sums the 4 rectified channels of a band -> magnitude envelope (+ an offset that
+#            keeps the following GELUs in their identity range);
+#   layer 2: averages LOG_HOP envelope samples -> one frame every 40 ms;
+#   layer 3: 1x1, LOG_KNOTS copies of each band, copy k = GELU(g_k (x - t_k)) ~ g_k ReLU(x - t_k)
+#            for knots t_k in a geometric series;
+#   layer 4: 1x1, a weighted sum of those ramps = the piecewise-linear interpolation of
+#            log(max(x, t_0)) through the knots (flat above the last), plus an offset so that the
+#            final GELU passes it unchanged;
+#   layer 5: LOG_CMN_FRAMES taps, each band minus its mean over a 1 s window around the frame (a
+#            sliding cepstral-mean normalisation), twice: +(x - mean) and -(x - mean), so that
+#            after GELU (GELU(u) - GELU(-u) = u) nothing is lost and the trainable layers get
+#            inputs near zero mean (fed the all-positive log bands, ~3-23, they stayed at chance).
+# Layers after these are ordinary trainable conv layers (a small CNN over the log spectrogram).
+
+LOG_BANDS = 40
+LOG_STRIDE = 80  # layer 0 hop: 5 ms at 16 kHz
+LOG_HOP = 8  # envelope samples per frame: 40 ms frames, 25 frames/s
+LOG_KNOTS = 16  # knots 2x apart: 16 of them cover 96 dB
+LOG_GAIN = 8.0  # layer 0 GroupNorm gain
+LOG_FLOOR = 1e-3  # lowest knot, relative to a band's RMS over the clip
+LOG_OFFSET = 3.0  # offset that keeps the frozen GELUs in their (near) identity range
+LOG_SCALE = 2.0  # output = LOG_SCALE * log(magnitude) = log(power), as a log-mel spectrogram
+LOG_CMN_FRAMES = 25  # layer 5: subtract each band's mean over a 1 s sliding window
+LOG_CMN_SCALE = 0.5  # layer 5's gain
+LOG_FROZEN_LAYERS = 6
+
+
+def log_front_end_config(trainable: tuple[tuple[int, int, int], ...] = ()) -> dict:
+    """Wav2Vec2/HuBERT config keywords for the log front end (5 frozen layers) followed by
+    ``trainable`` conv layers given as ``(channels, kernel, stride)``."""
+    b, k = LOG_BANDS, LOG_KNOTS
+    dims, kernels, strides = [4 * b, b, b, b * k, b, 2 * b], [400, 1, LOG_HOP, 1, 1, LOG_CMN_FRAMES], [LOG_STRIDE, 1, LOG_HOP, 1, 1, 1]
+    for c, kern, s in trainable:
+        dims.append(c), kernels.append(kern), strides.append(s)
+    return dict(conv_dim=tuple(dims), conv_kernel=tuple(kernels), conv_stride=tuple(strides),
+                conv_bias=True, feat_extract_norm="group")
+
+
+def log_front_end(model, sampling_rate: int = 16000, fmin: float = 60.0, fmax: float = 3800.0) -> None:
+    """Set the first ``LOG_FROZEN_LAYERS`` conv layers of a model built with
+    ``log_front_end_config`` to the log filter bank and freeze them (the later layers stay
+    trainable)."""
+    base = getattr(model, "wav2vec2", None) or getattr(model, "hubert", None) or model
+    layers = base.feature_extractor.conv_layers
+    b, n = LOG_BANDS, 400
+    mel = np.linspace(2595 * np.log10(1 + fmin / 700), 2595 * np.log10(1 + fmax / 700), b)
+    freqs = 700 * (10 ** (mel / 2595) - 1)
+    spacing = np.gradient(freqs)
+    w0 = np.zeros((4 * b, 1, n))
+    for i, f in enumerate(freqs):
+        # a Hann window's -6 dB bandwidth is 2 fs / length: match it to the band spacing
+        length = int(min(n, max(64, round(2 * sampling_rate / spacing[i]))))
+        t = (np.arange(length) - length / 2) / sampling_rate
+        window = np.hanning(length)
+        c, s = window * np.cos(2 * np.pi * f * t), window * np.sin(2 * np.pi * f * t)
+        c, s = c / np.linalg.norm(c), s / np.linalg.norm(s)
+        lo = (n - length) // 2
+        w0[4 * i : 4 * i + 4, 0, lo : lo + length] = [c, -c, s, -s]
+    w1 = np.zeros((b, 4 * b, 1))
+    for i in range(b):
+        w1[i, 4 * i : 4 * i + 4, 0] = 1.0
+    w2 = np.zeros((b, b, LOG_HOP))
+    w2[np.arange(b), np.arange(b), :] = 1 / LOG_HOP
+    knots = LOG_GAIN * LOG_FLOOR * 2.0 ** np.arange(LOG_KNOTS)
+    gains = 4.0 / knots  # GELU's soft corner spans ~1/4 of the gap to the next knot
+    slopes = np.log(2.0) / np.diff(np.append(knots, 2 * knots[-1]))  # slope of log between knots
+    slopes[-1] = 0.0  # flat above the last knot
+    ramps = np.diff(np.concatenate([[0.0], slopes]))  # change of slope at each knot
+    w3 = np.zeros((b * LOG_KNOTS, b, 1))
+    b3 = np.zeros(b * LOG_KNOTS)
+    w4 = np.zeros((b, b * LOG_KNOTS, 1))
+    for i in range(b):
+        rows = i * LOG_KNOTS + np.arange(LOG_KNOTS)
+        w3[rows, i, 0] = gains
+        b3[rows] = -gains * (knots + LOG_OFFSET)  # the envelope carries the offset from layer 1
+        w4[i, rows, 0] = LOG_SCALE * ramps / gains
+    w5 = np.zeros((b, b, LOG_CMN_FRAMES))
+    w5[np.arange(b), np.arange(b), :] = -1.0 / LOG_CMN_FRAMES
+    w5[np.arange(b), np.arange(b), LOG_CMN_FRAMES // 2] += 1.0
+    w5 = LOG_CMN_SCALE * np.concatenate([w5, -w5])
+    to = lambda a: torch.from_numpy(np.asarray(a)).float()  # noqa: E731
+    with torch.no_grad():
+        layers[0].conv.weight.copy_(to(w0))
+        layers[0].conv.bias.zero_()
+        layers[0].layer_norm.weight.fill_(LOG_GAIN)
+        layers[0].layer_norm.bias.zero_()
+        layers[1].conv.weight.copy_(to(w1))
+        layers[1].conv.bias.fill_(LOG_OFFSET)
+        layers[2].conv.weight.copy_(to(w2))
+        layers[2].conv.bias.zero_()
+        layers[3].conv.weight.copy_(to(w3))
+        layers[3].conv.bias.copy_(to(b3))
+        layers[4].conv.weight.copy_(to(w4))
+        layers[4].conv.bias.fill_(LOG_OFFSET)  # LOG_SCALE * (log(max(x, t0)) - log(t0)) + offset
+        layers[5].conv.weight.copy_(to(w5))
+        layers[5].conv.bias.zero_()
+    for layer in layers[:LOG_FROZEN_LAYERS]:
+        for p in layer.parameters():
+            p.requires_grad = False
+
+
+@torch.no_grad()
+def partial_front_end_features(model, arrays: list[np.ndarray], n_layers: int, max_frames: int) -> dict[str, np.ndarray]:
+    """Output of the first ``n_layers`` conv layers for each clip (normalised as the feature
+    extractor's ``do_normalize`` does, clip by clip), zero-padded, with a frame mask."""
+    base = getattr(model, "wav2vec2", None) or getattr(model, "hubert", None) or model
+    layers = base.feature_extractor.conv_layers[:n_layers]
+    out = []
+    for a in arrays:
+        x = torch.from_numpy(np.asarray(a, dtype=np.float32))[None]
+        x = ((x - x.mean()) / torch.sqrt(x.var(unbiased=False) + 1e-7))[:, None]
+        for layer in layers:
+            x = layer(x)
+        out.append(x[0].transpose(0, 1)[:max_frames].numpy())
+    longest = max(len(f) for f in out)
+    feats = np.zeros((len(out), longest, out[0].shape[1]), dtype=np.float32)
+    mask = np.zeros((len(out), longest), dtype=np.int64)
+    for i, f in enumerate(out):
+        feats[i, : len(f)] = f
+        mask[i, : len(f)] = 1
+    return {"features": feats, "frame_mask": mask}
+
+
+@torch.no_grad()
+def center_first_trainable(model, features: np.ndarray, frame_mask: np.ndarray, n_cached: int) -> None:
+    """Data-dependent initialisation: shift the bias of the first trainable conv layer so that its
+    pre-activations start centred (the frozen log front end's output is all positive, ~3-20; left
+    as it is, the first GELUs start saturated and training stalls)."""
+    base = getattr(model, "wav2vec2", None) or getattr(model, "hubert", None) or model
+    conv = base.feature_extractor.conv_layers[n_cached].conv
+    valid = frame_mask.astype(bool)
+    mean = torch.from_numpy(features[valid].mean(0).astype(np.float32))  # per input channel
+    conv.bias -= conv.weight.sum(-1) @ mean
+
+
+class PartlyCachedClassifier(torch.nn.Module):
+    """Like ``CachedEncoderClassifier``, but the cached features are the output of the first
+    ``n_cached`` conv layers; the remaining (trainable) conv layers run here. The parameters are
+    the model's own, so the trained model is saved as usual."""
+
+    def __init__(self, model, n_cached: int):
+        super().__init__()
+        self.model = model
+        self.n_cached = n_cached
+
+    def forward(self, features, frame_mask, labels=None):
+        m = self.model
+        base = getattr(m, "wav2vec2", None) or getattr(m, "hubert", None)
+        x = features.transpose(1, 2)
+        lengths = frame_mask.sum(1)
+        for layer in base.feature_extractor.conv_layers[self.n_cached :]:
+            x = layer(x)
+            k, s = layer.conv.kernel_size[0], layer.conv.stride[0]
+            lengths = torch.div(lengths - k, s, rounding_mode="floor") + 1
+        mask = (torch.arange(x.shape[2])[None] < lengths[:, None]).long()
+        return CachedEncoderClassifier(m).forward(x.transpose(1, 2), mask, labels)
