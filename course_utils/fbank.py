@@ -11,8 +11,6 @@ array numpy operations, are ~30x faster::
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 
 __all__ = ["fast_fbank", "kaldi_fbank"]
@@ -55,10 +53,12 @@ def fast_fbank(extractor):
     ``kaldi_fbank``: identical outputs, so a pipeline or a ``map`` can use it unchanged.
 
     A no-op where torchaudio is installed (the extractor then uses torchaudio's own fast routine).
+    The extractor's class is swapped for a subclass of the same name, so its config, ``repr`` and
+    ``save_pretrained`` stay exactly those of an ``ASTFeatureExtractor``.
     """
     from transformers.utils import is_speech_available
 
-    if is_speech_available():
+    if is_speech_available() or getattr(type(extractor), "_fast_fbank", False):
         return extractor
 
     def _extract_fbank_features(self, waveform: np.ndarray, max_length: int) -> np.ndarray:
@@ -66,5 +66,7 @@ def fast_fbank(extractor):
             raise ValueError(f"max_length {max_length} differs from the extractor's {self.max_length}")
         return kaldi_fbank(self, [waveform], normalize=False)[0]
 
-    extractor._extract_fbank_features = types.MethodType(_extract_fbank_features, extractor)
+    base = type(extractor)
+    extractor.__class__ = type(base.__name__, (base,), {
+        "_extract_fbank_features": _extract_fbank_features, "_fast_fbank": True, "__module__": base.__module__})
     return extractor

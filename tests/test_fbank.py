@@ -33,3 +33,14 @@ def test_too_short_a_clip_is_named():
     ex = ASTFeatureExtractor(num_mel_bins=64, max_length=100)
     with pytest.raises(ValueError, match="clip 1 has 100 samples"):
         kaldi_fbank(ex, [np.zeros(16000), np.zeros(100)])
+
+
+def test_fast_extractor_saves_and_prints_like_the_stock_one(tmp_path):
+    """The notebook displays it and a pipeline may save it: config, repr and reload are unchanged."""
+    stock = ASTFeatureExtractor(num_mel_bins=64, max_length=100)
+    fast = fast_fbank(ASTFeatureExtractor(num_mel_bins=64, max_length=100))
+    assert fast_fbank(fast) is fast and isinstance(fast, ASTFeatureExtractor)
+    assert repr(fast) == repr(stock) and fast.to_dict() == stock.to_dict()
+    fast.save_pretrained(tmp_path)
+    again = ASTFeatureExtractor.from_pretrained(tmp_path)
+    assert type(again) is ASTFeatureExtractor and again.to_dict() == stock.to_dict()
