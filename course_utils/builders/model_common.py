@@ -190,6 +190,17 @@ def gabor_front_end(model, sampling_rate: int = 16000, fmin: float = 60.0, fmax:
     base.feature_extractor._freeze_parameters()
 
 
+def _padded(frames: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-clip ``(frames, channels)`` arrays zero-padded to the longest, with a frame mask."""
+    longest = max(len(f) for f in frames)
+    feats = np.zeros((len(frames), longest, frames[0].shape[1]), dtype=np.float32)
+    mask = np.zeros((len(frames), longest), dtype=np.int64)
+    for i, f in enumerate(frames):
+        feats[i, : len(f)] = f
+        mask[i, : len(f)] = 1
+    return {"features": feats, "frame_mask": mask}
+
+
 @torch.no_grad()
 def front_end_features(model, arrays: list[np.ndarray], max_frames: int) -> dict[str, np.ndarray]:
     """Frozen conv features of each clip, computed clip by clip (no padding leaks into the
@@ -201,13 +212,7 @@ def front_end_features(model, arrays: list[np.ndarray], max_frames: int) -> dict
         x = torch.from_numpy(np.asarray(a, dtype=np.float32))[None]
         x = (x - x.mean()) / torch.sqrt(x.var(unbiased=False) + 1e-7)  # what the feature extractor's do_normalize does
         out.append(base.feature_extractor(x)[0].transpose(0, 1)[:max_frames].numpy())
-    longest = max(len(f) for f in out)
-    feats = np.zeros((len(out), longest, out[0].shape[1]), dtype=np.float32)
-    mask = np.zeros((len(out), longest), dtype=np.int64)
-    for i, f in enumerate(out):
-        feats[i, : len(f)] = f
-        mask[i, : len(f)] = 1
-    return {"features": feats, "frame_mask": mask}
+    return _padded(out)
 
 
 class CachedEncoderClassifier(torch.nn.Module):
@@ -358,13 +363,7 @@ def partial_front_end_features(model, arrays: list[np.ndarray], n_layers: int, m
         for layer in layers:
             x = layer(x)
         out.append(x[0].transpose(0, 1)[:max_frames].numpy())
-    longest = max(len(f) for f in out)
-    feats = np.zeros((len(out), longest, out[0].shape[1]), dtype=np.float32)
-    mask = np.zeros((len(out), longest), dtype=np.int64)
-    for i, f in enumerate(out):
-        feats[i, : len(f)] = f
-        mask[i, : len(f)] = 1
-    return {"features": feats, "frame_mask": mask}
+    return _padded(out)
 
 
 @torch.no_grad()
