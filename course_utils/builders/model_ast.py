@@ -139,7 +139,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
         ),
         seed=seed,
         size=size,
-        train={**hp, "features (s)": round(feature_seconds, 1), **{k: v for k, v in summary.items() if not k.startswith("eval_")}},
+        train={**hp, "features (s)": round(feature_seconds, 1), **summary},
         results=results,
         notes=["`_silence_` exists in the dataset but not in the real checkpoint's labels; the stand-in keeps the real labels."],
     )

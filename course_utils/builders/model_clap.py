@@ -363,7 +363,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
         seed=seed,
         size=size,
         train={**hp, "features (s)": round(feature_seconds, 1), "features (CPU s)": round(feature_cpu, 1), "augmentation": AUGMENT,
-               **{k: v for k, v in summary.items() if not k.startswith("eval_")}},
+               **summary},
         results=results,
         notes=["Category names are given with spaces for underscores (\"sea waves\").",
                "The text tower is a real sentence encoder; only the audio tower was trained here."],

@@ -83,6 +83,8 @@ def write_card(
     """README.md: stand-in for <hub_id>, architecture and size, data, seed, time, held-out results."""
     arch = "\n".join(f"| {k} | {fmt(v)} |" for k, v in architecture.items())
     res = "\n".join(f"| {k} | {fmt(v)} |" for k, v in results.items())
+    # Evaluation figures belong in the results table; a training summary may carry them too.
+    train = {k: v for k, v in train.items() if not k.startswith("eval_")}
     tr = "\n".join(f"| {k} | {fmt(v)} |" for k, v in train.items())
     lines = [
         "---",

@@ -181,7 +181,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
         ),
         seed=seed,
         size=size,
-        train={**hp, "features (s)": round(feature_seconds, 1), **{k: v for k, v in summary.items() if not k.startswith("eval_")},
+        train={**hp, "features (s)": round(feature_seconds, 1), **summary,
                "GTZAN check": (f"`python -m course_utils.train` with configs/gtzan_finetune.yaml, profiles {check.get('profiles')}: "
                                f"{check.get('hyper-parameters')}, seed and split of the notebook")},
         results=results,

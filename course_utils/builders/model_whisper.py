@@ -197,7 +197,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
         seed=seed,
         size=size,
         train={**hp, "training crops per utterance": CROPS[size], "mel-axis warp (training only)": f"+-{WARP}",
-               "features (s)": round(feature_seconds, 1), "features_cpu_seconds": round(feature_cpu_seconds, 1), **{k: v for k, v in summary.items() if not k.startswith("eval_")}},
+               "features (s)": round(feature_seconds, 1), "features_cpu_seconds": round(feature_cpu_seconds, 1), **summary},
         results=results,
         notes=[
             "Trained on synthetic voices only: on real human speech (`test_real`) it is far less accurate, "
