@@ -33,7 +33,7 @@ sysdeps:
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[cpu]"
 	@touch $@
 
 clean:  ## remove the virtual environment and test data (learners' stand-ins in $$COURSE_DATA stay)

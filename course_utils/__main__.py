@@ -1,4 +1,4 @@
-"""Command line: ``python -m course_utils {resolve,doctor,build,course}``."""
+"""Command line: ``python -m course_utils {resolve,doctor,install-torchcodec,build,course}``."""
 
 from __future__ import annotations
 
@@ -44,6 +44,12 @@ def _cmd_build(args) -> int:
     return main_build(args.only, args.size, args.seed, args.force, args.jobs)
 
 
+def _cmd_install_torchcodec(args) -> int:
+    from .install import main as install
+
+    return install()
+
+
 def _cmd_course(args) -> int:
     """Build what offline mode needs, execute every notebook in order, print a summary table."""
     from .runner import run_course
@@ -62,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("doctor", help="check the environment and print a fix for each problem")
     p.set_defaults(func=_cmd_doctor)
+
+    p = sub.add_parser("install-torchcodec", help="install the torchcodec built for the installed torch (Colab, GPU machines)")
+    p.set_defaults(func=_cmd_install_torchcodec)
 
     p = sub.add_parser("build", help="build the offline stand-ins that are missing or stale")
     p.add_argument("--only", nargs="+", metavar="NAME", help="builders to run (with what they need)")

@@ -20,8 +20,9 @@ def _tool(name: str, package: str, why: str) -> tuple[bool, str, str]:
     return (path is not None, f"{name}: {path or 'not found'} ({why})", f"{APT} {package}")
 
 
-def _torchcodec() -> tuple[bool, str, str]:
-    fix = "pip install torchcodec==0.13.0 (the CPU build for torch 2.13) and apt-get install ffmpeg"
+def torchcodec_check() -> tuple[bool, str, str]:
+    fix = ("python -m course_utils install-torchcodec (the release built for your torch; "
+           "torchcodec==0.13.0 with the course's torch 2.13) and apt-get install ffmpeg")
     try:
         import numpy as np
         import soundfile as sf
@@ -82,7 +83,7 @@ def _standins() -> tuple[bool, str, str]:
 def run_checks(log: Callable[[str], None] = print) -> bool:
     checks: list[Callable[[], tuple[bool, str, str]]] = [
         lambda: _tool("ffmpeg", "ffmpeg", "decoding MP3/OGG, used by torchcodec and the pipelines"),
-        _torchcodec,
+        torchcodec_check,
         lambda: _tool("espeak-ng", "espeak-ng", "speech stand-ins"),
         _espeak_voices,
         lambda: _tool("flite", "flite", "speech stand-ins, extra English voices"),

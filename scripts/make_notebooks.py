@@ -63,7 +63,9 @@ import importlib.util, subprocess, sys
 REPO_URL = "{REPO_URL}"
 if importlib.util.find_spec("course_utils") is None:
     subprocess.run("apt-get -qq update && apt-get -qq install -y ffmpeg espeak-ng", shell=True, check=False)
+    # Keeps the torch that is there (Colab's CUDA build), then adds the torchcodec made for it.
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{{REPO_URL}}"], check=True)
+    subprocess.run([sys.executable, "-m", "course_utils", "install-torchcodec"], check=True)
 
 import warnings
 # Silenced on purpose, each a known message that a learner can do nothing about:

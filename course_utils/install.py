@@ -1,0 +1,50 @@
+"""``python -m course_utils install-torchcodec``: a torchcodec that matches the torch already installed.
+
+The package pins torch and torchcodec only in its ``cpu`` extra (``pip install -e ".[cpu]"``, what
+``make`` and CI use). Colab and GPU machines keep the CUDA torch they have; ``pip`` then picks the
+newest torchcodec, which loads only with the newest torch. This command replaces it with the release
+built for the installed torch, so that ``datasets`` can decode audio.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+# torch minor -> torchcodec minor, from torchcodec's compatibility table (README, "Installing
+# TorchCodec"); from torch 2.10 on the minors are equal (0.13 with 2.13 is what this course pins).
+_BEFORE_2_10 = {6: 2, 7: 5, 8: 7, 9: 9}
+
+
+def torchcodec_for(torch_version: str) -> str:
+    """The pip requirement of the torchcodec release for ``torch_version`` (e.g. "2.8.0+cu126")."""
+    match = re.match(r"^(\d+)\.(\d+)", torch_version)
+    if not match or int(match[1]) != 2 or int(match[2]) < 6:
+        raise ValueError(f"torch {torch_version}: torchcodec needs torch 2.6 or newer; upgrade torch first")
+    minor = int(match[2])
+    return f"torchcodec==0.{_BEFORE_2_10[minor] if minor < 10 else minor}.*"
+
+
+def torchcodec_works() -> tuple[bool, str]:
+    """Whether torchcodec loads and decodes a short WAV, and what happened."""
+    from .doctor import torchcodec_check
+
+    ok, message, _ = torchcodec_check()
+    return ok, message
+
+
+def main() -> int:
+    import torch
+
+    ok, message = torchcodec_works()
+    if ok:
+        print(f"{message}; nothing to install (torch {torch.__version__})")
+        return 0
+    requirement = torchcodec_for(torch.__version__)
+    print(f"{message}\ninstalling {requirement} for torch {torch.__version__}", flush=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", requirement], check=True)
+    # A fresh interpreter: the failed import above is cached in this one.
+    check = subprocess.run([sys.executable, "-c", "from course_utils.install import torchcodec_works; "
+                            "ok, m = torchcodec_works(); print(m); raise SystemExit(0 if ok else 1)"])
+    return check.returncode
