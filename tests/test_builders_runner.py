@@ -117,3 +117,40 @@ def test_dependents_rebuild_when_what_they_read_changes(toy):
 def test_unknown_builder_is_named(toy):
     with pytest.raises(BuildError, match="unknown builder 'nope'"):
         run_builds(["nope"], size="tiny", log=lambda s: None)
+
+
+def _course_imports(path, root, seen=None) -> set:
+    """The course_utils files ``path`` imports, directly or through other course_utils modules."""
+    import ast
+
+    seen = set() if seen is None else seen
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not (isinstance(node, ast.ImportFrom) and node.level):
+            continue
+        base = path.parent
+        for _ in range(node.level - 1):
+            base = base.parent
+        stem = base / node.module.replace(".", "/") if node.module else base
+        candidates = [stem.with_suffix(".py")] if node.module else []
+        candidates += [stem / f"{alias.name}.py" for alias in node.names]
+        for candidate in candidates:
+            if candidate.exists() and candidate not in seen:
+                seen.add(candidate)
+                _course_imports(candidate, root, seen)
+    return seen
+
+
+@pytest.mark.parametrize("name", list(builders.BUILDERS))
+def test_fingerprint_covers_every_module_a_build_imports(name):
+    """Editing a module that shapes a build's output must make that build stale."""
+    root = builders._package_root()
+    builder = builders.BUILDERS[name]
+
+    def covered(b) -> set:
+        own = {root / "builders" / f"{b.module}.py", root / "builders" / "_writer.py", *(root / s for s in b.sources)}
+        return own.union(*(covered(builders.BUILDERS[d]) for d in b.requires))  # upstream fingerprints
+
+    imported = _course_imports(root / "builders" / f"{builder.module}.py", root)
+    exempt = {root / rel for rel in builders.NOT_OUTPUT_SHAPING}
+    missing = sorted(str(p.relative_to(root)) for p in imported - covered(builder) - exempt)
+    assert not missing, f"{name} imports {missing} but its fingerprint does not hash them"
