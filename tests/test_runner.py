@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import nbformat
 
 from course_utils.runner import run_course
@@ -35,3 +39,18 @@ def test_runner_summarises_and_survives_a_failing_notebook(offline, tmp_path, ca
     assert executed.cells[0].outputs[0]["text"].strip() == "still runs"
     broken = nbformat.read(out / "02_broken.ipynb", as_version=4)
     assert broken.cells[0].outputs[0]["ename"] == "RuntimeError"  # the failure is kept for the learner
+    # The summary `make bench` reads (benchmarks/run_all.py): same rows, one per notebook.
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["size"] == "tiny" and summary["mode"] == "offline" and summary["build_seconds"] >= 0
+    assert [r["status"] for r in summary["rows"]] == ["ok", "FAILED", "ok"]
+    assert set(summary["notebooks"]) == {"01_good.ipynb", "02_broken.ipynb", "03_after.ipynb"}
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import run_all
+
+    monkeypatch.setattr(run_all, "WALL_FILES", [out / "summary.json"])
+    monkeypatch.setattr(run_all, "REPO", tmp_path)
+    rows = run_all.wall_rows()
+    assert [r["measure"] for r in rows] == ["01_good.ipynb (s)", "02_broken.ipynb (s)", "03_after.ipynb (s)",
+                                           "building the stand-ins (s)"]
+    assert rows[0]["note"] == "from executed/summary.json, size tiny"
+    del sys.modules["run_all"]
