@@ -44,7 +44,7 @@ __all__ = [
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "gtzan_finetune.yaml"
 PROFILES = {
     "cpu": {"num_epochs": 3},
-    "standin": {"lr": 1.0e-3, "max_seconds": 10.0},
+    "standin": {"lr": 1.0e-3, "num_epochs": 4, "max_seconds": 10.0},
     "tiny": {"num_epochs": 4, "logging_steps": 1},
 }
 

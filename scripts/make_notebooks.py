@@ -768,7 +768,7 @@ The published settings (GPU): learning rate 5e-5, batch size 8, 10 epochs, 10 % 
 precision, the best epoch kept. They live in `configs/gtzan_finetune.yaml`, which the script
 `python -m course_utils.train` reads too; on a CPU its `cpu` profile trains fewer epochs so the
 lesson runs in minutes, offline the `standin` profile gives the small stand-in model a larger
-learning rate and the first 10 s of each song, and in CI the `tiny` profile applies. `training_args` builds `TrainingArguments`
+learning rate, a fourth epoch and the first 10 s of each song, and in CI the `tiny` profile applies. `training_args` builds `TrainingArguments`
 with today's names (`eval_strategy`, not `evaluation_strategy`; warm-up as `warmup_steps`) and
 turns on bf16/fp16 only when there is a GPU.
 """),
