@@ -22,7 +22,9 @@ Training (measured on the course-size corpus, see the model card for the figures
 Measured at course size, seed 0 (test = 1000 clips of unseen voices): Whisper's default init
 0.265 (20 epochs); init_std 0.1, one crop, 16 epochs 0.655 (training loss 0.005: it then
 overfits the voices); + 4 crops 0.70; + mel warp 0.72 (4 epochs), 0.771 with 6 epochs (this
-recipe, ~280 CPU-s of training). Speed perturbation (+-10 %), dropout 0.1, a 64-wide model with
+recipe then, ~280 CPU-s of training). Selected on ``validation`` (500 clips, unseen voices), seed 0:
+that recipe 0.852; 6 crops, cosine learning-rate decay and label smoothing 0.1 (this recipe, 1.5x the
+training rows, 446 CPU-s of training + 41 of features on a shared machine) 0.918; test 0.822. Speed perturbation (+-10 %), dropout 0.1, a 64-wide model with
 more epochs and 8-s chunks (fewer steps in budget) did not help. A logistic regression on
 per-bin log-mel statistics reaches 0.40. Real human speech (``test_real``) stays near chance.
 """
@@ -75,12 +77,13 @@ MODEL = dict(
     activation_dropout=0.0, apply_spec_augment=False,  # SpecAugment hurt badly here (measured)
     init_std=0.1,  # 0.02 drowns the conv features in the position embeddings (see above)
 )
-CROPS = {"tiny": 2, "course": 4}  # training crops per utterance (the first chunk + random ones)
+CROPS = {"tiny": 2, "course": 6}  # training crops per utterance (the first chunk + random ones)
 FLOOR = 0.90  # issue 5's floor on the synthetic test split, stated in the card against the measured figure
 WARP = 0.15  # training only: stretch the mel axis by a random factor in [1 - WARP, 1 + WARP] (VTLP-like)
 TRAIN = {
     "tiny": dict(num_epochs=8, lr=3e-3, batch_size=16),
-    "course": dict(num_epochs=6, lr=2e-3, batch_size=32),
+    # cosine decay + label smoothing 0.1 with 6 crops: validation 0.852 -> 0.918 (see the docstring)
+    "course": dict(num_epochs=6, lr=2e-3, batch_size=32, lr_scheduler_type="cosine", label_smoothing_factor=0.1),
 }
 
 
