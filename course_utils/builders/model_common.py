@@ -380,19 +380,84 @@ def center_first_trainable(model, features: np.ndarray, frame_mask: np.ndarray, 
     conv.bias -= conv.weight.sum(-1) @ mean
 
 
+def _interp(x: torch.Tensor, pos: torch.Tensor, dim: int) -> torch.Tensor:
+    """Linear interpolation of ``x`` at fractional positions ``pos`` along ``dim`` (``pos``
+    broadcastable to ``x``; clamped to the ends)."""
+    n = x.shape[dim]
+    lo = pos.floor().clamp(0, n - 1)
+    frac = (pos - lo).clamp(0, 1)
+    lo_i, hi_i = lo.long(), (lo + 1).clamp(max=n - 1).long()
+    shape = list(x.shape)
+    take = lambda i: torch.gather(x, dim, i.expand(shape))  # noqa: E731
+    return take(lo_i) * (1 - frac) + take(hi_i) * frac
+
+
+def augment_log_bands(
+    features: torch.Tensor,
+    frame_mask: torch.Tensor,
+    *,
+    band_shift: float = 0.0,
+    speed: float = 0.0,
+    time_masks: tuple[int, int] = (0, 0),
+    band_masks: tuple[int, int] = (0, 0),
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training-time augmentation of cached log front-end features ``(batch, frames, 2 * LOG_BANDS)``
+    (``GELU(+u)``, ``GELU(-u)`` of each band's mean-removed log energy), using torch's global RNG
+    (seeded by the Trainer, so the same seed gives the same model):
+
+    - ``band_shift``: shift the band axis by up to +-``band_shift`` bands (fractional), a
+      vocal-tract-length / pitch-like warp: a new voice is mostly a shifted spectral envelope;
+    - ``speed``: resample the time axis by a factor in ``exp(+-speed)`` (speaking rate);
+    - ``time_masks`` ``(n, width)``: ``n`` stretches of up to ``width`` frames set to 0 (= the
+      band's local mean); ``band_masks`` ``(n, width)``: the same over bands (SpecAugment).
+    """
+    x, mask = features, frame_mask
+    b, t, c = x.shape
+    if band_shift:
+        pos = torch.arange(LOG_BANDS, dtype=x.dtype)[None, None] + torch.empty(b, 1, 1).uniform_(-band_shift, band_shift)
+        x = torch.cat([_interp(x[..., k * LOG_BANDS : (k + 1) * LOG_BANDS], pos.expand(b, t, LOG_BANDS), 2) for k in range(c // LOG_BANDS)], 2)
+    if speed:
+        rate = torch.exp(torch.empty(b).uniform_(-speed, speed))
+        pos = torch.arange(t, dtype=x.dtype)[None] * rate[:, None]
+        x = _interp(x, pos[..., None].expand(b, t, c), 1)
+        lengths = torch.floor(mask.sum(1) / rate).clamp(max=t).long()
+        mask = (torch.arange(t)[None] < lengths[:, None]).to(frame_mask.dtype)
+        x = x * mask[..., None]
+    n, width = time_masks
+    for _ in range(n):
+        w = torch.randint(0, width + 1, (b,))
+        start = (torch.rand(b) * (mask.sum(1) - w).clamp(min=1)).long()
+        frames = torch.arange(t)[None]
+        x = x * ~((frames >= start[:, None]) & (frames < (start + w)[:, None]))[..., None]
+    n, width = band_masks
+    for _ in range(n):
+        w = torch.randint(0, width + 1, (b,))
+        start = (torch.rand(b) * (LOG_BANDS - w)).long()
+        bands = torch.arange(LOG_BANDS)[None]
+        keep = ~((bands >= start[:, None]) & (bands < (start + w)[:, None]))
+        x = x * keep.repeat(1, c // LOG_BANDS)[:, None, :]
+    return x, mask
+
+
 class PartlyCachedClassifier(torch.nn.Module):
     """Like ``CachedEncoderClassifier``, but the cached features are the output of the first
     ``n_cached`` conv layers; the remaining (trainable) conv layers run here. The parameters are
-    the model's own, so the trained model is saved as usual."""
+    the model's own, so the trained model is saved as usual. ``augment``: keyword arguments of
+    ``augment_log_bands``, applied to the cached features in training mode only;
+    ``label_smoothing``: of the training loss (cross-entropy)."""
 
-    def __init__(self, model, n_cached: int):
+    def __init__(self, model, n_cached: int, augment: dict | None = None, label_smoothing: float = 0.0):
         super().__init__()
         self.model = model
         self.n_cached = n_cached
+        self.augment = dict(augment or {})
+        self.label_smoothing = label_smoothing
 
     def forward(self, features, frame_mask, labels=None):
         m = self.model
         base = getattr(m, "wav2vec2", None) or getattr(m, "hubert", None)
+        if self.training and self.augment:
+            features, frame_mask = augment_log_bands(features, frame_mask, **self.augment)
         x = features.transpose(1, 2)
         lengths = frame_mask.sum(1)
         for layer in base.feature_extractor.conv_layers[self.n_cached :]:
@@ -400,4 +465,8 @@ class PartlyCachedClassifier(torch.nn.Module):
             k, s = layer.conv.kernel_size[0], layer.conv.stride[0]
             lengths = torch.div(lengths - k, s, rounding_mode="floor") + 1
         mask = (torch.arange(x.shape[2])[None] < lengths[:, None]).long()
-        return CachedEncoderClassifier(m).forward(x.transpose(1, 2), mask, labels)
+        logits = CachedEncoderClassifier(m).forward(x.transpose(1, 2), mask)["logits"]
+        if labels is None:
+            return {"logits": logits}
+        smoothing = self.label_smoothing if self.training else 0.0
+        return {"loss": torch.nn.functional.cross_entropy(logits, labels, label_smoothing=smoothing), "logits": logits}

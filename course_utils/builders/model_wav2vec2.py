@@ -9,7 +9,10 @@ normalised (sliding-mean) filter-bank spectrogram (``model_common.log_front_end`
 once. On top of them three ordinary, trainable conv layers (a small CNN over the spectrogram),
 then the transformer, are trained. Trained from scratch, a transformer alone on such features
 mostly memorised the training voices; the conv layers (local, word-like patterns) and a larger
-initialisation (``initializer_range``) are what made it learn in budget.
+initialisation (``initializer_range``) are what made it learn in budget. At the course size it then
+still memorised the training voices; augmenting the cached log bands during training (band shift,
+speed, time and band masks: ``model_common.augment_log_bands``), dropout and label smoothing, for
+more epochs, are what made it generalise to unheard voices (fold 4: 0.58 -> 0.77).
 """
 
 from __future__ import annotations
@@ -33,12 +36,23 @@ MODEL = dict(
     initializer_range=0.15,
     hidden_size=64, num_hidden_layers=1, num_attention_heads=4, intermediate_size=128,
     num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4, classifier_proj_size=64,
-    hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0,
-    final_dropout=0.0, layerdrop=0.0, mask_time_prob=0.0, do_stable_layer_norm=True,
+    attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0, layerdrop=0.0, mask_time_prob=0.0, do_stable_layer_norm=True,
 )
+# Training-time augmentation of the cached log bands (``model_common.augment_log_bands``): without
+# it the model memorised the training voices (training loss 0.01, 0.36 on held-out voices of a
+# split of the training folds); with it, and label smoothing and dropout, 0.72 on the same split.
+# At the tiny size (~620 training clips) that much augmentation kept it at chance, and no variant
+# tried (band shift alone, smaller batches, label smoothing) beat plain training reliably over
+# seeds 0-2 (held-out voices 0.09-0.17 either way), so the tiny build trains without them.
+AUGMENT = {
+    "tiny": {},
+    "course": dict(band_shift=2.0, speed=0.1, time_masks=(2, 10), band_masks=(2, 5)),
+}
+DROPOUT = {"tiny": 0.0, "course": 0.1}  # hidden_dropout and final_dropout
+LABEL_SMOOTHING = {"tiny": 0.0, "course": 0.1}
 TRAIN = {
     "tiny": dict(num_epochs=10, lr=2e-3, batch_size=16),
-    "course": dict(num_epochs=12, lr=2e-3, batch_size=32),
+    "course": dict(num_epochs=30, lr=3e-3, batch_size=32),
 }
 
 
@@ -66,7 +80,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
 
     training.seed_everything(seed)
     front_end = common.log_front_end_config(TRAINABLE_CONV)
-    config = Wav2Vec2Config(**front_end, **MODEL, **common.label_maps(intents))
+    config = Wav2Vec2Config(**front_end, **MODEL, hidden_dropout=DROPOUT[size], final_dropout=DROPOUT[size], **common.label_maps(intents))
     model = Wav2Vec2ForSequenceClassification(config)
     common.log_front_end(model, SR)
     extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=SR, padding_value=0.0, do_normalize=True, return_attention_mask=False)
@@ -84,7 +98,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
     feature_cpu_seconds = time.process_time() - start_cpu
 
     hp = TRAIN[size]
-    wrapper = common.PartlyCachedClassifier(model, common.LOG_FROZEN_LAYERS)
+    wrapper = common.PartlyCachedClassifier(model, common.LOG_FROZEN_LAYERS, augment=AUGMENT[size], label_smoothing=LABEL_SMOOTHING[size])
     with tempfile.TemporaryDirectory() as tmp:
         args = training.training_args(tmp, seed=seed, evaluate=False, quiet=True, warmup=0.1, weight_decay=0.01, **hp)
         _, summary = training.fit(wrapper, args, data.subset(train_idx), data.subset(test_idx))
@@ -118,7 +132,8 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
         ),
         seed=seed,
         size=size,
-        train={**hp, "features (s)": round(feature_seconds, 1), "features_cpu_seconds": round(feature_cpu_seconds, 1), **summary},
+        train={**hp, "augmentation": AUGMENT[size], "label smoothing": LABEL_SMOOTHING[size], "dropout (hidden, final)": DROPOUT[size],
+               "features (s)": round(feature_seconds, 1), "features_cpu_seconds": round(feature_cpu_seconds, 1), **summary},
         results=results,
     )
     log(f"[wav2vec2] held-out accuracy {acc:.3f} on {len(test_idx)} clips; {summary['train_cpu_seconds']} CPU-s")
