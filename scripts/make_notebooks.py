@@ -726,15 +726,19 @@ print(f"after:  mean {np.mean(inputs['input_values'][0]):+.4f}, variance {np.var
     md("""
 ## Preprocessing, broken clip included
 
-Each clip is decoded at 16 kHz, truncated to 30 s (GTZAN's clip length; longer inputs cost
-memory for nothing) and normalised. `AudioPreprocessor` does this on the fly, when a batch is
+Each clip is decoded at 16 kHz, truncated to `max_seconds` and normalised: 30 s in the published
+recipe (GTZAN's clip length; longer inputs cost memory for nothing), the first 10 s for the small
+offline stand-in. The settings come from `configs/gtzan_finetune.yaml` (more on it below). `AudioPreprocessor` does this on the fly, when a batch is
 needed, instead of writing every clip as floats to disk first. A clip that cannot be decoded is
 logged once, counted and skipped; training carries on.
 """),
     code('''
 from course_utils.preprocessing import AudioPreprocessor, with_preprocessing
+from course_utils.train import load_config
 
-MAX_SECONDS = 30.0
+cfg = load_config()  # the published recipe plus the profiles that match this machine
+MAX_SECONDS = cfg.max_seconds
+print(f"truncating to {MAX_SECONDS:g} s")
 prep = AudioPreprocessor(feature_extractor, label_column="genre", id_column="file", max_seconds=MAX_SECONDS,
                          extractor_kwargs={"max_length": int(sampling_rate * MAX_SECONDS), "truncation": True})
 gtzan_encoded = {split: with_preprocessing(gtzan[split], prep) for split in gtzan}
@@ -776,10 +780,8 @@ turns on bf16/fp16 only when there is a GPU.
 import tempfile
 from pathlib import Path
 from transformers import TrainingArguments
-from course_utils.train import load_config
 from course_utils.training import configure_threads, training_args
 
-cfg = load_config()
 print("profiles applied:", ", ".join(cfg.applied_profiles) or "none (the published recipe)")
 if not torch.cuda.is_available():
     configure_threads()  # one thread on a small shared machine: see course_utils.training
