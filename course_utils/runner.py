@@ -91,6 +91,7 @@ def run_course(size: str, timeout: int = 3600, only: list[str] | None = None,
     print("\n" + summary_table(rows))
     print(f"\nExecuted notebooks (with outputs): {out_dir}")
     # For `make bench`'s wall-time rows (benchmarks/run_all.py).
+    out_dir.mkdir(parents=True, exist_ok=True)  # no notebook ran when --only matched none
     (out_dir / "summary.json").write_text(json.dumps(
         {"size": size, "mode": mode, "build_seconds": build_seconds, "rows": rows,
          "notebooks": {r["notebook"]: round(r["seconds"], 1) for r in rows}}, indent=2))
