@@ -38,9 +38,9 @@ class Builder:
     module: str  # module in course_utils.builders, or an absolute dotted path
     requires: tuple[str, ...] = ()  # builders whose output this one reads
     sources: tuple[str, ...] = field(default=())  # extra course_utils files that shape the output
-    # Wall seconds of one course-size build here (models two at a time on 2 idle cores; datasets
-    # one at a time on a busy machine): with --jobs the longest ready build starts first, so that
-    # a short one, not a long one, runs last (the five models: ~16 instead of ~18 min).
+    # Wall seconds of one course-size build here (models on 2 idle cores; datasets one at a time
+    # on a busy machine): with --jobs the longest ready build starts first, so that a short one,
+    # not a long one, runs last and leaves the other core idle.
     cost: float = 0.0
 
 
