@@ -116,6 +116,21 @@ def test_esc50_folds_never_share_a_source(esc):
     assert sum(len(s) >= 2 for s in sources.values()) >= 15, {c: len(s) for c, s in sources.items()}
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_esc50_lone_sources_stay_out_of_the_held_out_fold(seed):
+    """Fold 5 is what zero-shot evaluation holds out: a category with one source recording there
+    could never be trained on. Multi-source categories still reach it, one source each."""
+    jobs = esc50.plan(esc50.catalogue(), esc50.SIZES["course"], seed)
+    by_cat: dict[str, list[int]] = {}
+    for job in jobs:
+        by_cat.setdefault(job["source"].category, []).append(job["fold"])
+    lone = {c: f[0] for c, f in by_cat.items() if len(f) == 1}
+    assert len(lone) >= 5 and esc50.HELDOUT_FOLD not in lone.values(), lone
+    held = [c for c, f in by_cat.items() if esc50.HELDOUT_FOLD in f]
+    assert len(held) >= 10 and all(len(by_cat[c]) >= 2 for c in held)
+    assert all(len(set(f)) == len(f) for f in by_cat.values() if len(f) <= esc50.FOLDS)  # one fold per source
+
+
 def test_esc50_card_documents_the_stand_in(built):
     card = (built["esc50"] / "README.md").read_text()
     assert "NOT the real ashraq/esc50" in card and "Folds" in card and "GPL-2" in card and "MIT" in card

@@ -2,7 +2,7 @@
 one source recording into many 5-second clips (crops, speed/pitch change, gain, reverb, noise).
 
 The procedural generators are for sounds that are well modelled as shaped noise or simple tones
-(rain, wind, surf, fire, water drops, clock ticks, alarm beeps, engines, crickets, sirens, thunder).
+(rain, wind, surf, fire, water drops, clock ticks, alarm beeps, engines, crickets, sirens, thunder, a helicopter's rotors).
 """
 
 from __future__ import annotations
@@ -191,10 +191,26 @@ def thunderstorm(rng, seconds):
     return out
 
 
+def helicopter(rng, seconds):
+    """Main-rotor blade slap (noise bursts at the blade-passing rate), tail-rotor buzz, turbine
+    whine and a low rumble, swelling as it passes."""
+    n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    bpf = rng.uniform(9, 20) * _smooth_walk(rng, n, 0.4, 0.96, 1.04)  # blades passing per second
+    since = (np.cumsum(bpf) / RATE % 1.0) / bpf  # seconds since the last blade passed
+    slap = np.exp(-since / rng.uniform(0.012, 0.04))
+    body = _low(_noise(rng, n), rng.uniform(400, 1500)) * slap + np.sin(2 * np.pi * rng.uniform(50, 110) * t) * slap
+    tail_since = (np.cumsum(bpf * rng.uniform(4, 6)) / RATE % 1.0) / (bpf * 5)
+    tail = _band(_noise(rng, n), 200, 2500) * np.exp(-tail_since / 0.004) * rng.uniform(0.1, 0.35)
+    whine = np.sin(2 * np.pi * rng.uniform(1500, 4000) * t) * rng.uniform(0.01, 0.06)
+    rumble = _low(_noise(rng, n, "brown"), 200) * rng.uniform(0.2, 0.5)
+    return (body + tail + whine + rumble) * _smooth_walk(rng, n, 0.3, 0.35, 1.0)
+
+
 PROCEDURAL = {
     "rain": rain, "wind": wind, "sea_waves": sea_waves, "crackling_fire": crackling_fire,
     "water_drops": water_drops, "clock_tick": clock_tick, "clock_alarm": clock_alarm, "engine": engine,
-    "crickets": crickets, "siren": siren, "thunderstorm": thunderstorm,
+    "crickets": crickets, "siren": siren, "thunderstorm": thunderstorm, "helicopter": helicopter,
 }
 
 

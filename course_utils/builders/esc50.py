@@ -31,6 +31,10 @@ STAMPS = Path("/usr/share/tuxpaint/stamps")
 FLUID, TIM = "/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2"
 SIZES = {"tiny": 5, "course": 40}  # clips per category (the real set has 40)
 FOLDS = 5
+# Fold 5 holds the source recordings that zero-shot evaluation (the CLAP stand-in, notebook 04)
+# keeps out of training.
+HELDOUT_FOLD = 5
+HAND_CLAP = 39  # General MIDI percussion key
 
 # The 50 ESC-50 categories in target-id order, and the ESC-10 subset.
 CATEGORIES = [
@@ -57,7 +61,7 @@ class Source:
     kind: str  # "file" | "sf2" | "proc"
     ref: str = ""  # file path, or soundfont path
     program: tuple[int, int] = (0, 0)  # (bank, program) for sf2
-    pattern: str = "hold"  # sf2: hold | tweets | peal
+    pattern: str = "hold"  # sf2: hold | tweets | peal | claps
     mode: str = "scatter"  # scatter (events with gaps) | fill (continuous)
     events: tuple[int, int] = (1, 3)
 
@@ -104,13 +108,15 @@ def catalogue() -> list[Source]:
         _font("sea_waves", FLUID, 0, 122), _font("sea_waves", TIM, 0, 122),
         _font("helicopter", FLUID, 0, 125), _font("helicopter", TIM, 0, 125),
         _font("clapping", FLUID, 0, 126), _font("clapping", TIM, 0, 126),
+        # hand claps sampled in the drum kits (Standard and Jazz differ in FluidR3)
+        *[_font("clapping", f, 128, k, "claps") for f, k in ((FLUID, 0), (FLUID, 32), (TIM, 0))],
         _font("church_bells", FLUID, 8, 14, "peal"), _font("church_bells", FLUID, 0, 14, "peal"),
         _font("church_bells", TIM, 0, 14, "peal"),
     ]
     # Procedural takes: five for sounds made only this way (one per fold), two to widen mixed ones.
     for cat in ("rain", "wind", "crackling_fire", "water_drops", "clock_tick", "clock_alarm", "engine"):
         out += [_proc(cat, k) for k in range(FOLDS)]
-    for cat in ("sea_waves", "crickets", "siren", "thunderstorm"):
+    for cat in ("sea_waves", "crickets", "siren", "thunderstorm", "helicopter"):
         out += [_proc(cat, k) for k in range(2)]
     return out
 
@@ -184,7 +190,11 @@ def _render_sf2(src: Source, rng, seconds: float = 12.0) -> np.ndarray:
     mid.tracks.append(track)
     tick = lambda s: int(round(s * 2 * 480))  # 120 bpm: one second is two beats
     bank, prog = src.program
-    track += [mido.Message("control_change", control=0, value=bank), mido.Message("program_change", program=prog)]
+    # General MIDI plays drum kits (the soundfonts' bank 128) on channel 10; a kit is chosen by program.
+    channel = 9 if bank == 128 else 0
+    if channel == 0:
+        track.append(mido.Message("control_change", control=0, value=bank))
+    track.append(mido.Message("program_change", program=prog, channel=channel))
     notes: list[tuple[float, float, int, int]] = []
     if src.pattern == "hold":
         notes = [(0.0, seconds, 60, 110)]
@@ -194,6 +204,12 @@ def _render_sf2(src: Source, rng, seconds: float = 12.0) -> np.ndarray:
             d = rng.uniform(0.1, 0.6)
             notes.append((t, d, int(rng.integers(60, 80)), int(rng.integers(70, 120))))
             t += d + rng.uniform(0.0, 0.5)
+    elif src.pattern == "claps":  # one to four people clapping, each at their own steady pace
+        for _ in range(int(rng.integers(1, 5))):
+            t, pace = rng.uniform(0, 0.3), rng.uniform(0.18, 0.4)
+            while t < seconds:
+                notes.append((t, 0.1, HAND_CLAP, int(rng.integers(70, 120))))
+                t += pace * rng.uniform(0.93, 1.07)
     else:  # peal: a ring of bells struck in changing order
         ring = sorted(rng.choice([55, 57, 59, 60, 62, 64, 65, 67], int(rng.integers(4, 7)), replace=False))[::-1]
         t, gap = 0.0, rng.uniform(0.35, 0.8)
@@ -207,7 +223,7 @@ def _render_sf2(src: Source, rng, seconds: float = 12.0) -> np.ndarray:
     now = 0
     for at, on, pitch, vel in sorted(events, key=lambda e: (e[0], e[1])):
         kind = "note_on" if on else "note_off"
-        track.append(mido.Message(kind, note=pitch, velocity=vel, time=at - now))
+        track.append(mido.Message(kind, note=pitch, velocity=vel, time=at - now, channel=channel))
         now = at
     if not Path(src.ref).is_file():  # fluidsynth would quietly use its default soundfont instead
         raise FileNotFoundError(f"{src.ref}: no such soundfont")
@@ -239,11 +255,14 @@ def plan(sources: list[Source], per_category: int, seed: int) -> list[dict]:
             continue
         rng = np.random.default_rng(_seed(seed, "folds", cat))
         group = [group[i] for i in rng.permutation(len(group))]
-        offset = int(rng.integers(FOLDS))
+        # Sources go round the folds from a random one. A lone source cannot be both trained on
+        # and held out, so it never goes into the held-out fold.
+        folds = [f for f in range(1, FOLDS + 1) if len(group) > 1 or f != HELDOUT_FOLD]
+        offset = int(rng.integers(len(folds)))
         for i, src in enumerate(group):
             n = per_category // len(group) + (i < per_category % len(group))
             if n:
-                jobs.append({"source": src, "fold": (offset + i) % FOLDS + 1, "clips": n})
+                jobs.append({"source": src, "fold": folds[(offset + i) % len(folds)], "clips": n})
     return jobs
 
 
@@ -339,7 +358,9 @@ clips of one source.
 All clips of one source recording (one `src_file`) are in the same fold, so no fold shares a
 source's derivatives with another. Within a category the sources are shuffled (seeded) and dealt
 to consecutive folds from a random starting fold. A category with fewer than five sources is
-therefore missing from some folds; with a single source it lives in one fold only (see the table).
+therefore missing from some folds; with a single source it lives in one fold only (see the table),
+and never in fold {HELDOUT_FOLD}: that fold is the one held out for zero-shot tests on source
+recordings a model never heard, and a lone source cannot be both trained on and held out.
 To test on unseen recordings, hold out whole folds or whole `src_file` groups.
 
 ## Categories present ({size} size)
