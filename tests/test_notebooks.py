@@ -43,10 +43,6 @@ KNOWN_BELOW_FLOOR = {
     ("offline", "tiny"): {
         "01": "the tiny XLS-R stand-in: 0.133 on en-AU against a floor of 0.142 (0.162 on all held-out voices; issue 5)",
     },
-    ("offline", "course"): {  # measured with make course, 2026-11-28
-        "04": "the CLAP stand-in: 0.441 on ESC-50's fold 5; 80 of its 213 clips are dog and crow, whose only "
-              "source recording is in fold 5, so no stand-in can train on them (0.707 on the other 133; issue 5)",
-    },
 }
 CELL_TIMEOUT = 1200
 API_IN_VIEW = {  # besides load_dataset and pipeline, which every lesson uses

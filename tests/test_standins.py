@@ -163,6 +163,21 @@ def test_clap_zero_shot(built):
     r = results["results"]
     held = next(v for k, v in r.items() if k.startswith("held-out sources") and "'Sound of a {}'" in k)
     assert held > 2 * r["chance (1 / categories)"]  # held-out source recordings, beats chance
+    assert "captioned sound effects from Tux Paint" in card
+
+
+def test_clap_captioned_sounds_never_leak_the_corpus_or_unseen_names():
+    from course_utils.builders import esc50, model_clap
+
+    banned = {w for c in model_clap.UNSEEN for w in model_clap.readable(c).split()}
+    aux = model_clap.aux_sources(banned)
+    assert len(aux) >= 30, [n for n, _ in aux]
+    corpus_files = {s.ref for s in esc50.catalogue() if s.kind == "file"}
+    assert all(src.ref not in corpus_files and Path(src.ref).is_file() for _, src in aux)
+    assert not any(set(name.lower().split()) & banned for name, _ in aux)
+    assert {"fox", "violin", "hammer"} <= {name for name, _ in aux}
+    # a banned word removes its sound: with "fox" banned, the fox is gone
+    assert "fox" not in {name for name, _ in model_clap.aux_sources(banned | {"fox"})}
 
 
 def test_distilhubert_base_fine_tunes(built):
