@@ -41,7 +41,11 @@ MODEL = dict(
 PER_CORPUS = {"tiny": 150, "course": 1200}
 TRAIN = {
     "tiny": dict(num_epochs=10, lr=1e-3, batch_size=32),
-    "course": dict(num_epochs=8, lr=1e-3, batch_size=32),
+    # 16 epochs, not 8: pre-training is cheap next to the two GTZAN checks, and the transfer it buys
+    # is what the lesson shows. Measured (notebook 05's fine-tuning from the base; from random
+    # weights 0.808): seed 0, 8 epochs 0.838, 16 epochs 0.889, 24 epochs 0.879; seed 1, 8 epochs 0.909,
+    # 16 epochs 0.939.
+    "course": dict(num_epochs=16, lr=1e-3, batch_size=32),
 }
 def missing_tools() -> list[str]:
     return []
