@@ -296,6 +296,18 @@ def test_voice_validation_catches_silent_fallbacks():
     assert not np.array_equal(default[: len(other)], other[: len(default)])
 
 
+def test_every_language_voice_of_the_corpora_honours_variants():
+    """espeak-ng ignores variants on some names ("fr-fr", "en-gb": "+m3" gives the plain voice), which
+    turns all the "speakers" of such a voice into one and lets it cross the held-out splits."""
+    assert not speech.honours_variants("fr-fr") and not speech.honours_variants("en-gb")
+    with pytest.raises(speech.SynthesisError, match="ignores variants"):
+        speech.Voice("espeak", "fr-fr", "m3").check()
+    speech.Voice("espeak", "fr", "m3").check()
+    used = {v for _, v, _ in fleurs.LANGS.values()} | set(speech_commands.ACCENTS)
+    used |= {a for _, accents, _ in minds14.CONFIGS.values() for a in accents}
+    assert not [v for v in sorted(used) if not speech.honours_variants(v)]
+
+
 def test_missing_tools_names_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     assert any("espeak-ng" in m and "apt-get install espeak-ng" in m for m in speech_commands.missing_tools())

@@ -80,12 +80,13 @@ FEATURES = Features(
     }
 )
 
-# FLEURS code -> (language as in FLEURS, espeak-ng voice, Tux Paint locale)
+# FLEURS code -> (language as in FLEURS, espeak-ng voice, Tux Paint locale). French is "fr", not
+# "fr-fr": espeak-ng ignores variants on "fr-fr", which made every French speaker one voice.
 LANGS = {
     "af_za": ("Afrikaans", "af", "af"), "be_by": ("Belarusian", "be", "be"), "bg_bg": ("Bulgarian", "bg", "bg"),
     "ca_es": ("Catalan", "ca", "ca"), "cs_cz": ("Czech", "cs", "cs"), "da_dk": ("Danish", "da", "da"),
     "de_de": ("German", "de", "de"), "el_gr": ("Greek", "el", "el"), "en_us": ("English", "en-us", "en"),
-    "es_419": ("Spanish", "es-419", "es"), "fi_fi": ("Finnish", "fi", "fi"), "fr_fr": ("French", "fr-fr", "fr"),
+    "es_419": ("Spanish", "es-419", "es"), "fi_fi": ("Finnish", "fi", "fi"), "fr_fr": ("French", "fr", "fr"),
     "hi_in": ("Hindi", "hi", "hi"), "hu_hu": ("Hungarian", "hu", "hu"), "id_id": ("Indonesian", "id", "id"),
     "it_it": ("Italian", "it", "it"), "nl_nl": ("Dutch", "nl", "nl"), "pl_pl": ("Polish", "pl", "pl"),
     "pt_br": ("Portuguese", "pt-br", "pt_BR"), "ro_ro": ("Romanian", "ro", "ro"), "ru_ru": ("Russian", "ru", "ru"),

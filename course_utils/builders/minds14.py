@@ -48,11 +48,11 @@ FEATURES = Features(
 # English voice: en-AU uses the Caribbean and Lancashire accents, with Australian fillers.
 CONFIGS = {
     "en-AU": ("en", ["en-029", "en-gb-x-gbclan"], []),
-    "en-GB": ("en", ["en-gb", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbcwmd"], ["awb"]),
+    "en-GB": ("en", ["en", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbcwmd"], ["awb"]),
     "en-US": ("en", ["en-us", "en-us-nyc"], ["kal", "kal16", "slt", "rms"]),
     "de-DE": ("de", ["de"], []),
     "es-ES": ("es", ["es"], []),
-    "fr-FR": ("fr", ["fr-fr"], []),
+    "fr-FR": ("fr", ["fr"], []),  # not "fr-fr": espeak-ng ignores variants on that name
     "it-IT": ("it", ["it"], []),
 }
 LANGS = ["en", "fr", "de", "es", "it"]

@@ -70,7 +70,21 @@ def espeak_languages() -> frozenset[str]:
     if shutil.which("espeak-ng") is None:
         return frozenset()
     lines = _run(["espeak-ng", "--voices"]).decode(errors="replace").splitlines()[1:]
-    return frozenset(line.split()[1].lower() for line in lines if len(line.split()) > 1)
+    names = {line.split()[1].lower() for line in lines if len(line.split()) > 1}
+    # and the other names a voice answers to, "(fr 5)": ``-v fr`` is French (France)
+    names |= {m.lower() for line in lines for m in re.findall(r"\(([a-z]{2,3}(?:-[a-z0-9-]+)?) \d+\)", line)}
+    return frozenset(names)
+
+
+@functools.lru_cache(maxsize=None)
+def honours_variants(name: str) -> bool:
+    """Whether espeak-ng applies variants to the language voice ``name``. Some names do not:
+    ``fr-fr+m3`` (and every other ``fr-fr+...``) is byte-identical to plain ``fr-fr``, so each of
+    its "speakers" would be one voice, while ``fr+m3`` works."""
+    probe = "testing one two"
+    plain = _run(["espeak-ng", "-v", name, "--stdout"], probe)
+    variants = [v for v in ("m3", "f2", "klatt") if v in espeak_variants()]
+    return any(_run(["espeak-ng", "-v", f"{name}+{v}", "--stdout"], probe) != plain for v in variants)
 
 
 @functools.lru_cache(maxsize=None)
@@ -150,6 +164,9 @@ class Voice:
                 raise SynthesisError(f"espeak-ng has no language voice {self.name!r}")
             if self.variant and self.variant not in espeak_variants():
                 raise SynthesisError(f"espeak-ng has no variant {self.variant!r} (it would fall back silently)")
+            if self.variant and not honours_variants(self.name):
+                raise SynthesisError(f"espeak-ng ignores variants on the voice {self.name!r} ({self.name}+{self.variant} "
+                                     "is the plain voice): name the language another way, e.g. 'fr' for 'fr-fr'")
         elif self.engine == "flite":
             if self.name not in flite_voices():
                 raise SynthesisError(f"flite has no voice {self.name!r}")

@@ -41,7 +41,8 @@ FEATURES = Features(
     }
 )
 
-ACCENTS = ["en-us", "en-us-nyc", "en-gb", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029"]
+# British English is "en": espeak-ng ignores variants on "en-gb" (every speaker would be one voice).
+ACCENTS = ["en-us", "en-us-nyc", "en", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029"]
 FLITE_SPLIT = {"train": ["kal", "kal16", "slt"], "validation": ["awb"], "test": ["rms"]}
 SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 # clips per label and split
