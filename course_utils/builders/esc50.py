@@ -182,6 +182,11 @@ def load_source(src: Source, seed: int) -> np.ndarray:
     return x / np.abs(x).max()
 
 
+def render_clip(rng, base: np.ndarray, src: Source) -> np.ndarray:
+    """One 5-second clip of a source recording, as the corpus makes them (float64 at RATE)."""
+    return _sfx.level(rng, _sfx.clip_from(rng, base, src.mode, SECONDS, src.events))
+
+
 def _render_sf2(src: Source, rng, seconds: float = 12.0) -> np.ndarray:
     import mido
 
@@ -297,7 +302,7 @@ def build(out_dir: Path, *, size: str, seed: int, log=print, sources: list[Sourc
         for k in range(job["clips"]):
             rng = np.random.default_rng(_seed(seed, src.name, k))
             try:
-                audio = _sfx.level(rng, _sfx.clip_from(rng, base, src.mode, SECONDS, src.events))
+                audio = render_clip(rng, base, src)
             except Exception as error:
                 failed.append(f"{src.name}#{k}: {error}")
                 log(f"[esc50] skipped clip {k} of {src.name}: {error}")

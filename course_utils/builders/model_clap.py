@@ -152,8 +152,6 @@ def aux_clips(sources, per_source: int, seed: int, log) -> tuple[list[np.ndarray
     that cannot be read is logged and skipped."""
     import soxr
 
-    from . import _sfx
-
     arrays, names = [], []
     for name, src in sources:
         try:
@@ -163,7 +161,7 @@ def aux_clips(sources, per_source: int, seed: int, log) -> tuple[list[np.ndarray
             continue
         for k in range(per_source):
             rng = np.random.default_rng(esc50._seed(seed, "aux", src.name, k))
-            clip = _sfx.level(rng, _sfx.clip_from(rng, base, src.mode, esc50.SECONDS, src.events))
+            clip = esc50.render_clip(rng, base, src)
             arrays.append(soxr.resample(clip, esc50.RATE, SR, quality="HQ").astype(np.float32))
             names.append(name)
     return arrays, names
