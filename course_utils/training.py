@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -209,24 +209,42 @@ def decode_split(
     skipped (``preprocessing.SkipLog``, as in fine-tuning); more than ``max_fraction`` of them
     stops the run with ``TooManyBadClips``.
     """
+    arrays, kept = [], []
+    for i, array in iter_decoded(dataset, column=column, sampling_rate=sampling_rate, max_seconds=max_seconds,
+                                 max_fraction=max_fraction, log=log):
+        arrays.append(array)
+        kept.append(i)
+    return arrays, kept
+
+
+def iter_decoded(
+    dataset,
+    *,
+    column: str = "audio",
+    sampling_rate: int = 16000,
+    max_seconds: float | None = None,
+    max_fraction: float = 0.1,
+    log: Callable[[str], None] = print,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``decode_split`` one clip at a time: yields ``(row index, array)``, so that a caller can
+    reduce each clip (crop it, turn it into features) without holding the whole split in memory."""
     from datasets import Audio
 
     from .preprocessing import SkipLog
 
     raw = dataset.cast_column(column, Audio(decode=False))
     skips = SkipLog(max_fraction=max_fraction)
-    arrays, kept = [], []
     for i, item in enumerate(raw[column]):
         try:
-            arrays.append(load_audio(item, sampling_rate, max_seconds=max_seconds))
-            kept.append(i)
-            skips.ok()
+            array = load_audio(item, sampling_rate, max_seconds=max_seconds)
         except AudioDecodeError as error:  # SkipLog logs it once, with the source's name
             skips.fail(f"row {i}", error)
+            continue
+        skips.ok()
+        yield i, array
     skips.finish(len(raw))
     if skips.failed:
         log(f"[decode] skipped {skips.failed} of {len(raw)} clips that could not be decoded")
-    return arrays, kept
 
 
 def cache_features(
