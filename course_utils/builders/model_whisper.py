@@ -100,15 +100,10 @@ def missing_tools() -> list[str]:
     return []
 
 
-def _crops(arrays: list[np.ndarray], n: int, crops: int, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
-    """``crops`` windows of ``n`` samples per clip: the first (the pipeline's view), then random starts."""
-    out, source = [], []
-    for i, a in enumerate(arrays):
-        for k in range(crops):
-            start = 0 if k == 0 else int(rng.integers(0, max(1, len(a) - n + 1)))
-            out.append(a[start : start + n])
-            source.append(i)
-    return out, np.asarray(source, dtype=np.int64)
+def _crops(a: np.ndarray, n: int, crops: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``crops`` windows of ``n`` samples of a clip: the first (the pipeline's view), then random starts."""
+    starts = [0] + [int(rng.integers(0, max(1, len(a) - n + 1))) for _ in range(crops - 1)]
+    return [a[s : s + n] for s in starts]
 
 
 class _MelWarpDataset(training.ArrayDataset):
@@ -170,7 +165,7 @@ def _features(split, extractor, log, *, crops: int = 1, seed: int = 0) -> dict:
     start = time.perf_counter()
     # Training crops reach beyond the first chunk; held-out clips are seen as the pipeline sees them.
     for i, audio in training.iter_decoded(split, sampling_rate=SR, max_seconds=4 * chunk if crops > 1 else chunk, log=log):
-        windows, _ = _crops([audio], chunk * SR, crops, rng)
+        windows = _crops(audio, chunk * SR, crops, rng)
         block.extend(windows)
         block_labels.extend([LABELS.index(names[i])] * len(windows))
         if len(block) >= 512:
