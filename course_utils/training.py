@@ -194,27 +194,11 @@ class ArrayDataset(torch.utils.data.Dataset):
         return ArrayDataset({name: values[idx] for name, values in self.columns.items()})
 
 
-def decode_split(
-    dataset,
-    *,
-    column: str = "audio",
-    sampling_rate: int = 16000,
-    max_seconds: float | None = None,
-    max_fraction: float = 0.1,
-    log: Callable[[str], None] = print,
-) -> tuple[list[np.ndarray], list[int]]:
-    """Decode every clip of a ``datasets`` split to mono float32 at ``sampling_rate``.
-
-    Returns ``(arrays, kept_indices)``. A clip that cannot be decoded is logged, counted and
-    skipped (``preprocessing.SkipLog``, as in fine-tuning); more than ``max_fraction`` of them
-    stops the run with ``TooManyBadClips``.
-    """
-    arrays, kept = [], []
-    for i, array in iter_decoded(dataset, column=column, sampling_rate=sampling_rate, max_seconds=max_seconds,
-                                 max_fraction=max_fraction, log=log):
-        arrays.append(array)
-        kept.append(i)
-    return arrays, kept
+def decode_split(dataset, **options) -> tuple[list[np.ndarray], list[int]]:
+    """Every clip of a split at once: ``(arrays, kept_indices)``; ``options`` and the handling of
+    clips that cannot be decoded are those of ``iter_decoded``."""
+    pairs = list(iter_decoded(dataset, **options))
+    return [array for _, array in pairs], [i for i, _ in pairs]
 
 
 def iter_decoded(
@@ -226,8 +210,13 @@ def iter_decoded(
     max_fraction: float = 0.1,
     log: Callable[[str], None] = print,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """``decode_split`` one clip at a time: yields ``(row index, array)``, so that a caller can
-    reduce each clip (crop it, turn it into features) without holding the whole split in memory."""
+    """Decode every clip of a ``datasets`` split to mono float32 at ``sampling_rate``, one clip at a
+    time: yields ``(row index, array)``, so that a caller can reduce each clip (crop it, turn it
+    into features) without holding the whole split in memory.
+
+    A clip that cannot be decoded is logged, counted and skipped (``preprocessing.SkipLog``, as in
+    fine-tuning); more than ``max_fraction`` of them stops the run with ``TooManyBadClips``.
+    """
     from datasets import Audio
 
     from .preprocessing import SkipLog
@@ -248,7 +237,7 @@ def iter_decoded(
 
 
 def cache_features(
-    arrays: Sequence[np.ndarray],
+    arrays: Iterable[np.ndarray],
     featurize: Callable[[list[np.ndarray]], dict[str, np.ndarray]],
     *,
     batch_size: int = 64,
@@ -256,8 +245,10 @@ def cache_features(
 ) -> tuple[dict[str, np.ndarray], list[int]]:
     """Run ``featurize`` (a feature extractor on a list of clips) once over all clips.
 
-    Returns ``(columns, kept_indices)`` with one row per clip that worked. A batch that fails is
-    retried clip by clip so that one bad clip is logged and skipped without losing the others.
+    ``arrays`` may be any iterable, a generator included: only one batch of clips is held at a
+    time. Returns ``(columns, kept_indices)`` with one row per clip that worked (indices count
+    clips in iteration order). A batch that fails is retried clip by clip so that one bad clip is
+    logged and skipped without losing the others.
     """
     parts: dict[str, list[np.ndarray]] = {}
     kept: list[int] = []
@@ -267,17 +258,28 @@ def cache_features(
             parts.setdefault(name, []).append(np.asarray(values))
         kept.extend(indices)
 
-    start = time.perf_counter()
-    for lo in range(0, len(arrays), batch_size):
-        idx = list(range(lo, min(lo + batch_size, len(arrays))))
+    def run(batch: list[np.ndarray], lo: int) -> None:
+        idx = list(range(lo, lo + len(batch)))
         try:
-            add(featurize([arrays[i] for i in idx]), idx)
+            add(featurize(batch), idx)
         except Exception:  # find the culprit(s), keep the rest
-            for i in idx:
+            for i, clip in zip(idx, batch):
                 try:
-                    add(featurize([arrays[i]]), [i])
+                    add(featurize([clip]), [i])
                 except Exception as error:
                     log(f"[skip] clip {i}: features failed: {type(error).__name__}: {error}")
+
+    start = time.perf_counter()
+    batch: list[np.ndarray] = []
+    seen = 0
+    for clip in arrays:
+        batch.append(clip)
+        seen += 1
+        if len(batch) == batch_size:
+            run(batch, seen - len(batch))
+            batch = []
+    if batch:
+        run(batch, seen - len(batch))
     if not kept:
         raise ValueError("no clip could be turned into features")
     seconds = time.perf_counter() - start
