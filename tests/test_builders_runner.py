@@ -107,9 +107,15 @@ def test_dependents_rebuild_when_what_they_read_changes(toy):
     # A forced, deterministic rebuild upstream changes nothing downstream...
     run_builds(["toy"], force=True, **quiet)
     assert run_builds(["needs-toy"], **quiet)["needs-toy"]["status"] == "up to date"
-    # ...but a change to the upstream builder's code makes both stale.
+    # ...nor do docstrings and comments in the upstream builder...
     path = toy.__file__
-    open(path, "a").write("\n# a new version of the generator\n")
+    source = open(path).read().replace("def build(out_dir, *, size, seed, log):\n",
+                                       "def build(out_dir, *, size, seed, log):\n    'Build it.'  # why\n")
+    assert "'Build it.'" in source
+    open(path, "w").write('"""The toy generator."""\n' + source + "\n# a comment\n")
+    assert run_builds(["needs-toy"], **quiet)["toy"]["status"] == "up to date"
+    # ...but a change to its code makes both stale.
+    open(path, "a").write("\nVERSION = 2  # a new version of the generator\n")
     result = run_builds(["needs-toy"], **quiet)
     assert result["toy"]["status"] == "built" and result["needs-toy"]["status"] == "built"
 

@@ -9,11 +9,13 @@ Each builder is a module in this package with
 ``run_builds`` stages every build beside its target and renames it into place only when it
 finished, so a crashed or interrupted build never leaves a folder that ``load_dataset`` or
 ``from_pretrained`` would read as complete. A build is skipped when its stamp (a hash of its
-source files, size, seed and the stamps of what it reads) is unchanged.
+source code, size, seed and the stamps of what it reads) is unchanged; comments and docstrings
+are not part of the hash.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import json
@@ -78,6 +80,24 @@ def _package_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def _code_of(path: Path) -> bytes:
+    """What of a source file decides a build: for Python, its syntax tree without docstrings (so
+    editing a comment or a docstring leaves the stand-ins up to date); other files byte for byte."""
+    if path.suffix != ".py":
+        return path.read_bytes()
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError):
+        return path.read_bytes()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree).encode()
+
+
 def fingerprint(builder: Builder, size: str, seed: int) -> str:
     """Content hash of everything that decides a build's output."""
     h = hashlib.sha256()
@@ -90,7 +110,7 @@ def fingerprint(builder: Builder, size: str, seed: int) -> str:
     files = [module_file] + [root / rel for rel in ("builders/_writer.py", *builder.sources)]
     for path in sorted(set(files)):
         h.update(path.name.encode())
-        h.update(path.read_bytes() if path.exists() else b"<missing>")
+        h.update(_code_of(path) if path.exists() else b"<missing>")
     h.update(f"size={size};seed={seed}".encode())
     for dep in builder.requires:
         dep_b = BUILDERS[dep]
