@@ -1,4 +1,5 @@
-"""Training-time augmentation of cached log-band features (the Wav2Vec2 stand-in's recipe)."""
+"""Training-time augmentation of cached features: the Wav2Vec2 stand-in's log bands and the CLAP
+stand-in's log-mel."""
 
 from __future__ import annotations
 
@@ -47,3 +48,52 @@ def test_masks_zero_whole_stretches_and_speed_moves_the_end_of_a_clip():
     assert (m.sum(1) < mask.sum(1)).any()  # sped-up clips end earlier ...
     assert (m.sum(1) <= mask.sum(1) * 1.35).all()  # ... slowed ones never beyond exp(0.3) longer
     assert (y * (1 - m)[..., None] == 0).all()  # frames past the new end are padding
+
+
+def _clap_augment(batch, **augment):
+    from course_utils.builders.model_clap import AudioToText
+
+    wrapper = AudioToText(torch.nn.Identity(), torch.zeros(3, 4), augment)
+    soft = torch.eye(3)[[0, 1, 2, 0]]
+    return wrapper._augment(batch, soft)
+
+
+def _mel_batch():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(4, 1, 60, 16, generator=g) * 80 - 100  # (clips, 1, frames, mel bins), dB
+
+
+def test_clap_shifts_move_whole_clips_and_keep_their_labels():
+    x = _mel_batch()
+    torch.manual_seed(0)
+    y, soft = _clap_augment(x, time_shift=True)
+    assert torch.equal(soft, torch.eye(3)[[0, 1, 2, 0]])
+    for i in range(len(x)):  # each clip is the original rolled in time
+        assert any(torch.equal(y[i], torch.roll(x[i], k, 1)) for k in range(60))
+    torch.manual_seed(0)
+    y, _ = _clap_augment(x, mel_shift=2)
+    for i in range(len(x)):  # each clip moved by -2..2 bins, the edge bin repeated
+        idx = [torch.arange(16).sub(k).clamp(0, 15) for k in range(-2, 3)]
+        assert any(torch.equal(y[i], x[i][..., j]) for j in idx)
+
+
+def test_clap_masks_set_one_stretch_to_the_floor():
+    x = _mel_batch()
+    for key, axis in (("time_mask", 2), ("mel_mask", 3)):
+        torch.manual_seed(1)
+        y, _ = _clap_augment(x, **{key: 5})
+        changed = y != x
+        assert changed.any()
+        for i in range(len(x)):
+            floor = x[i].min()
+            assert (y[i][changed[i]] == floor).all()
+            hit = changed[i].any(dim=[d for d in (0, 1, 2) if d != axis - 1])  # masked frames or bins
+            where = hit.nonzero().flatten()
+            if len(where):  # one contiguous stretch, at most 5 wide, across the whole other axis
+                assert where[-1] - where[0] + 1 == len(where) <= 5
+                assert (y[i].movedim(axis - 1, 0)[where] == floor).all()
+    torch.manual_seed(1)
+    a = _clap_augment(x, time_shift=True, mel_shift=2, time_mask=50, mel_mask=4)[0]
+    torch.manual_seed(1)
+    b = _clap_augment(x, time_shift=True, mel_shift=2, time_mask=50, mel_mask=4)[0]
+    assert torch.equal(a, b) and a.shape == x.shape
