@@ -572,8 +572,10 @@ print(display.format_topk(predictions, truth=example["category"].replace("_", " 
 ## Zero-shot accuracy over all the categories
 
 Now every clip of ESC-50's fifth fold competes against every category present in the dataset
-(offline, the stand-in CLAP was trained on folds 1-4 only). CLAP maps a clip and a
-text into the same embedding space; the prediction is the prompt whose embedding is closest
+(offline, the stand-in CLAP was trained on folds 1-4 only, and never on nine animals: dog, cat,
+cow, pig, sheep, hen, rooster, crow, frog; its model card shows how far it gets with those).
+CLAP maps a clip and a text into the same embedding space; the prediction is the prompt whose
+embedding is closest
 (cosine similarity) to the clip's. We embed the clips once, then any set of prompts is cheap.
 """),
     code('''
