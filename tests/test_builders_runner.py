@@ -125,6 +125,38 @@ def test_unknown_builder_is_named(toy):
         run_builds(["nope"], size="tiny", log=lambda s: None)
 
 
+def test_plan_beats_longest_first_and_respects_requirements():
+    """Five builds of 3, 3, 2, 2, 2 s on 2 cores: longest first ends at 7 s (3+2+2 | 3+2, one core idle
+    for 2 s); the plan pairs the two 3-s builds on one core and ends at 6 s."""
+    from course_utils.builders import makespan, plan
+
+    costs = {"a": 3, "b": 3, "c": 2, "d": 2, "e": 2}
+    registry = [Builder(n, "model", "x", cost=c) for n, c in costs.items()]
+    requires = {n: () for n in costs}
+    assert makespan(list(costs), 2, costs, requires) == 7  # longest first
+    order = [b.name for b in plan(registry, 2)]
+    assert sorted(order) == sorted(costs) and makespan(order, 2, costs, requires) == 6
+    assert [b.name for b in plan(registry, 2, exhaustive_up_to=0)] == list(costs)  # critical path only
+    assert [b.name for b in plan(registry, 1)] == list(costs)  # one core: the order does not matter
+
+    # A build never starts before what it requires is done, even when listed first: "late" (1 s)
+    # needs "slow" (5 s), so on 2 cores it ends at 6 s whatever the order says.
+    costs = {"late": 1, "slow": 5, "quick": 1}
+    requires = {"late": ("slow",), "slow": (), "quick": ()}
+    assert makespan(["late", "slow", "quick"], 2, costs, requires) == 6
+    # ...and a long chain starts first: "head" (1 s) unlocks "tail" (5 s), so critical path puts it
+    # before two 4-s builds (8 s in all; longest first would end at 4 + 1 + 5 = 10 s).
+    registry = [Builder("mid1", "model", "x", cost=4), Builder("mid2", "model", "x", cost=4),
+                Builder("head", "model", "x", cost=1), Builder("tail", "model", "x", requires=("head",), cost=5)]
+    costs, requires = {b.name: b.cost for b in registry}, {b.name: b.requires for b in registry}
+    assert makespan(["mid1", "mid2", "head", "tail"], 2, costs, requires) == 10
+    for exhaustive in (0, 7):
+        order = [b.name for b in plan(registry, 2, exhaustive_up_to=exhaustive)]
+        assert order[0] == "head" and makespan(order, 2, costs, requires) == 8
+    with pytest.raises(BuildError, match="circular"):
+        makespan(["p", "q"], 2, {"p": 1, "q": 1}, {"p": ("q",), "q": ("p",)})
+
+
 def _course_imports(path, root, seen=None) -> set:
     """The course_utils files ``path`` imports, directly or through other course_utils modules."""
     import ast

@@ -193,3 +193,10 @@ def test_distilhubert_base_fine_tunes(built):
     assert clf(**inputs).logits.shape == (2, 10)
     card, results = _card(folder, "ntu-spml/distilhubert")
     assert "GTZAN" in card
+    # The lesson's comparison: the from-random run is its own build, and the card quotes its figure.
+    baseline = json.loads((folder.parent / "distilhubert-random-init" / "baseline_results.json").read_text())
+    figures = results["results"]
+    assert figures["GTZAN stand-in, the same fine-tuning from random weights"] == baseline["accuracy"]
+    assert f"| GTZAN stand-in, the same fine-tuning from random weights | {baseline['accuracy']:.3f} |" in card
+    gain = figures["GTZAN stand-in, notebook 05's fine-tuning from this base, 10 % test split"] - baseline["accuracy"]
+    assert figures["GTZAN transfer gain (points)"] == round(100 * gain, 1)

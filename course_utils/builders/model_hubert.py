@@ -9,11 +9,13 @@ to summarise 16 kHz audio.
 
 The card also reports the lesson the notebook teaches: fine-tuning on the GTZAN stand-in from
 this base versus from random initialisation, same budget, on a 10 % test split of renders
-neither saw.
+neither saw. The from-random run is its own build (``model_hubert_random``): it needs only the
+architecture and the GTZAN corpus, so it trains on the other core while this base pre-trains.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -87,9 +89,23 @@ def _classifier(base_state, config, num_labels, seed):
     return model
 
 
-def gtzan_check(base_dir: Path, size: str, seed: int, log) -> dict:
+def base_config(num_labels: int = 2):
+    """The base's architecture (also what the from-random baseline trains, without its weights)."""
+    from transformers import HubertConfig
+
+    return HubertConfig(**common.FRONT_END, **MODEL, num_labels=num_labels)
+
+
+def feature_extractor():
+    from transformers import Wav2Vec2FeatureExtractor
+
+    return Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=SR, padding_value=0.0, do_normalize=False, return_attention_mask=False)
+
+
+def gtzan_finetune(model_dir: Path, init: str, size: str, seed: int, log) -> dict:
     """Notebook 05's fine-tuning (``course_utils.train``, the notebook's config and the profiles it
-    applies offline on a CPU) from the base in ``base_dir`` and from random weights, same budget."""
+    applies offline on a CPU) from the checkpoint in ``model_dir``: its weights (``init="pretrained"``)
+    or only its architecture (``init="random"``)."""
     import torch
 
     from .. import train
@@ -98,23 +114,32 @@ def gtzan_check(base_dir: Path, size: str, seed: int, log) -> dict:
     if not gtzan.is_dir():
         raise FileNotFoundError(f"the gtzan corpus ({size}) is not built: {gtzan} is missing")
     profiles = (["cpu"] if not torch.cuda.is_available() else []) + ["standin"] + (["tiny"] if size == "tiny" else [])
-    out: dict = {"profiles": "+".join(profiles)}
-    for init in ("pretrained", "random"):
-        cfg = train.load_config(overrides={"model": str(base_dir), "dataset": str(gtzan), "init": init, "save": False,
-                                           "trainer_args": {"disable_tqdm": True, "log_level": "error"}},
-                                profiles=profiles)
-        with tempfile.TemporaryDirectory() as tmp:
-            metrics = train.run(cfg, output_dir=tmp)
-        out[init] = metrics["eval_accuracy"]
-        out[f"{init}_cpu_seconds"] = metrics["train_cpu_seconds_by_rank"][0]
-        out["test clips"], out["train clips"] = metrics["eval_clips"], metrics["train_clips"]
-        out["hyper-parameters"] = f"{cfg.num_epochs:g} epochs, lr {cfg.lr:g}, batch {cfg.batch_size}, first {cfg.max_seconds:g} s"
-        log(f"[distilhubert] GTZAN fine-tuning from {init}: {metrics['eval_accuracy']:.3f}")
-    return out
+    cfg = train.load_config(overrides={"model": str(model_dir), "dataset": str(gtzan), "init": init, "save": False,
+                                       "trainer_args": {"disable_tqdm": True, "log_level": "error"}},
+                            profiles=profiles)
+    with tempfile.TemporaryDirectory() as tmp:
+        metrics = train.run(cfg, output_dir=tmp)
+    log(f"[distilhubert] GTZAN fine-tuning from {init}: {metrics['eval_accuracy']:.3f}")
+    return {
+        "accuracy": metrics["eval_accuracy"], "cpu_seconds": metrics["train_cpu_seconds_by_rank"][0],
+        "test clips": metrics["eval_clips"], "train clips": metrics["train_clips"], "profiles": "+".join(profiles),
+        "hyper-parameters": f"{cfg.num_epochs:g} epochs, lr {cfg.lr:g}, batch {cfg.batch_size}, first {cfg.max_seconds:g} s",
+    }
+
+
+def random_baseline(size: str) -> dict:
+    """The from-random fine-tuning's figures, written by the ``distilhubert-random-init`` build
+    (its own job, so that it runs beside the pre-training instead of after it)."""
+    from .model_hubert_random import NAME, RESULTS
+
+    path = common.standin_dir("model", NAME, size) / RESULTS
+    if not path.is_file():
+        raise FileNotFoundError(f"the from-random baseline ({size}) is not built: {path} is missing")
+    return json.loads(path.read_text())
 
 
 def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = print) -> dict:
-    from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
+    from transformers import HubertModel
 
     training.configure_threads()
     start = time.perf_counter()
@@ -125,7 +150,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
         ("esc50", None, "train", "category"),
     ]
     training.seed_everything(seed)
-    config = HubertConfig(**common.FRONT_END, **MODEL, num_labels=2)
+    config = base_config()
     base = HubertModel(config)
     common.gabor_front_end(base, SR)
 
@@ -156,10 +181,16 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
     pretrain_acc = summary["eval_accuracy"]
 
     results = {f"pre-training tasks, held-out 10 % top-1 ({len(names)} classes)": pretrain_acc}
-    extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=SR, padding_value=0.0, do_normalize=False, return_attention_mask=False)
-    common.save(out_dir, base, extractor)  # the GTZAN check below loads it like the notebook does
+    common.save(out_dir, base, feature_extractor())  # the GTZAN check below loads it like the notebook does
+    check: dict = {}
     try:
-        check = gtzan_check(out_dir, size, seed, log)
+        ours = gtzan_finetune(out_dir, "pretrained", size, seed, log)
+        baseline = random_baseline(size)
+        check = {"pretrained": ours["accuracy"], "pretrained_cpu_seconds": ours["cpu_seconds"],
+                 "random": baseline["accuracy"], "random_cpu_seconds": baseline["cpu_seconds"],
+                 **{k: ours[k] for k in ("test clips", "train clips", "profiles", "hyper-parameters")}}
+        if baseline["hyper-parameters"] != ours["hyper-parameters"] or baseline["test clips"] != ours["test clips"]:
+            raise RuntimeError(f"the from-random baseline ran another budget or split: {baseline} vs {ours}")
         results.update({
             "GTZAN stand-in, notebook 05's fine-tuning from this base, 10 % test split": check["pretrained"],
             "GTZAN stand-in, the same fine-tuning from random weights": check["random"],
@@ -168,7 +199,6 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
         })
     except FileNotFoundError as error:
         log(f"[distilhubert] GTZAN check skipped: {error}")
-        check = {}
 
     common.write_card(
         out_dir,
