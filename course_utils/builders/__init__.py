@@ -177,8 +177,8 @@ def plan(builds: list[Builder], jobs: int, exhaustive_up_to: int = 7) -> list[Bu
 
     Longest critical path first (a build's cost plus its longest chain of dependents); for a few
     builds, the best of every order (7! = 5040 simulations, milliseconds). That matters: for the five
-    course-size model builds and the DistilHuBERT baseline, critical path first takes about 1225 s
-    on 2 cores and the best order about 1130 s (both by their costs)."""
+    course-size model builds and the DistilHuBERT baseline, critical path first takes about 1255 s
+    on 2 cores and the best order about 1150 s (both by their costs)."""
     costs = {b.name: b.cost for b in builds}
     requires = {b.name: b.requires for b in builds}
 
