@@ -4,7 +4,8 @@ stand-in's architecture, same data, same budget. Not a stand-in for any Hub chec
 The DistilHuBERT stand-in's card compares its own fine-tuning against this figure (transfer
 learning is the lesson). The run needs only the architecture, not the pre-trained weights, so
 it is a build of its own that starts as soon as the GTZAN corpus exists, beside the pre-training
-on the other core (a five-model course build: about 100 s sooner than running it after).
+on the other core (the course-size model builds end 40-70 s sooner than with it run after, as
+simulated from measured build times; benchmarks/RESULTS.md, session 8).
 
 Writes ``config.json`` and ``preprocessor_config.json`` (the architecture it trained; no weights),
 ``baseline_results.json`` and a README.md that says what this is.
