@@ -76,7 +76,8 @@ def _standins() -> tuple[bool, str, str]:
 
     size = hub.course_size()
     built = [b.name for b in BUILDERS.values() if hub.standin_dir(b.kind, b.name, size).is_dir()]
-    text = f"stand-ins ({size}): {len(built)}/{len(BUILDERS)} built"
+    # the stand-ins and lesson 5's from-random baseline
+    text = f"offline builds ({size}): {len(built)}/{len(BUILDERS)} built"
     return True, text, ""  # informative: `make course` builds what is missing
 
 
