@@ -136,7 +136,8 @@ def test_plan_beats_longest_first_and_respects_requirements():
     assert makespan(list(costs), 2, costs, requires) == 7  # longest first
     order = [b.name for b in plan(registry, 2)]
     assert sorted(order) == sorted(costs) and makespan(order, 2, costs, requires) == 6
-    assert [b.name for b in plan(registry, 2, exhaustive_up_to=0)] == list(costs)  # critical path only
+    order = [b.name for b in plan(registry, 2, exhaustive_up_to=0)]  # the local search finds it too
+    assert sorted(order) == sorted(costs) and makespan(order, 2, costs, requires) == 6
     assert [b.name for b in plan(registry, 1)] == list(costs)  # one core: the order does not matter
 
     # A build never starts before what it requires is done, even when listed first: "late" (1 s)
@@ -155,6 +156,22 @@ def test_plan_beats_longest_first_and_respects_requirements():
         assert order[0] == "head" and makespan(order, 2, costs, requires) == 8
     with pytest.raises(BuildError, match="circular"):
         makespan(["p", "q"], 2, {"p": 1, "q": 1}, {"p": ("q",), "q": ("p",)})
+
+
+def test_plan_uses_the_costs_of_the_size_built():
+    """All eleven builds from nothing: ordered by their tiny costs, the two cores end within a few
+    seconds of each other; the order made for course-size costs leaves one core idle longer."""
+    from course_utils.builders import BUILDERS, makespan, plan
+
+    registry = list(BUILDERS.values())
+    requires = {b.name: b.requires for b in registry}
+    tiny = {b.name: b.cost_at("tiny") for b in registry}
+    assert all(tiny.values()) and tiny != {b.name: b.cost for b in registry}
+    for_tiny = [b.name for b in plan(registry, 2, "tiny")]
+    for_course = [b.name for b in plan(registry, 2, "course")]
+    assert sorted(for_tiny) == sorted(BUILDERS)
+    assert makespan(for_tiny, 2, tiny, requires) <= sum(tiny.values()) / 2 + 2
+    assert makespan(for_tiny, 2, tiny, requires) < makespan(for_course, 2, tiny, requires) - 3
 
 
 def _course_imports(path, root, seen=None) -> set:
