@@ -52,8 +52,12 @@ they did lift real human speech, from 0.066 to 0.128 and 0.170.
 What is short is training (session 8): the loss still falls at the end of 6 epochs, and 9 and 12
 epochs give test 0.872 and 0.892 (validation 0.948, 0.938), at 1.5x and 2x the training time. The
 same compute spent otherwise (2 crops and 9 epochs 0.816, a 31 ms hop and 9 epochs 0.848, d_model
-64 and 12 epochs 0.850, 1 encoder layer and 9 epochs 0.833, lr 4e-3 0.842, lr 6e-3 0.811) gains at
-most 1.7 points. 0.90 needs over twice the training, which the 20-minute budget of the five
+64 and 12 epochs 0.850, 1 encoder layer and 9 epochs 0.833, lr 4e-3 0.842, lr 6e-3 0.811; session
+9: batches of 16, twice the steps, 0.848 / 0.916, and with lr 1.4e-3 0.828 / 0.924) gains at most
+1.7 points. Nor does a step get much cheaper (batch 32, one thread): eager attention 145 ms against
+SDPA's 132; bf16 autocast slower with SDPA, 93 ms with eager attention (1.4x, short of the 2.5x
+needed, and it would tie the weights to CPUs with AMX); torch.compile compiled for 85 s and then
+ran no faster. 0.90 needs over twice the training, which the 20-minute budget of the five
 builds on 2 cores does not leave.
 """
 
