@@ -253,7 +253,15 @@ def _build_in_worker(name: str, size: str, seed: int) -> dict:
     """``_build_one`` in a worker process: its log lines go to this process's stdout."""
     import os
 
+    import datasets
+    import transformers
+
     os.environ["COURSE_SIZE"] = size
+    # Two workers' progress bars share one terminal and garble each other's lines ("Generating
+    # train split: 0 examples [00:00, ...]Generating train split: ..."); each build logs its own
+    # start, figures and end instead.
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
     return _build_one(name, size, seed, log=lambda line: print(line, flush=True))
 
 
