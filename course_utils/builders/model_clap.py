@@ -78,8 +78,10 @@ AUDIO = dict(
 TEXT_DIM = 384
 PROJ = 2 * TEXT_DIM  # relu(Ax) - relu(-Ax) = Ax needs twice the width
 RIDGE_WORDS = {"tiny": 150, "course": 600}
+# Tiny: 10 epochs instead of 20, 43 -> 32 s of build time, held-out top-1 0.538 -> 0.385 (seed 0;
+# chance 0.033, the tests ask for twice chance).
 TRAIN = {
-    "tiny": dict(num_epochs=20, lr=2e-3, batch_size=16),
+    "tiny": dict(num_epochs=10, lr=2e-3, batch_size=16),
     "course": dict(num_epochs=50, lr=2e-3, batch_size=32),
 }
 # Captioned sounds besides the ESC-50 stand-in, for training only: the Tux Paint sound effects the
