@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib
+import itertools
 import json
 import shutil
 import sys
@@ -40,10 +41,10 @@ class Builder:
     module: str  # module in course_utils.builders, or an absolute dotted path
     requires: tuple[str, ...] = ()  # builders whose output this one reads
     sources: tuple[str, ...] = field(default=())  # extra course_utils files that shape the output
-    # Wall seconds of one build here, at course size (models two at a time on 2 idle cores; datasets
-    # one at a time on a busy machine) and at tiny size (the eleven from nothing, two at a time, on a
-    # 2-core AMD EPYC with AVX2 only, session 10): with --jobs, `plan` orders the builds so that the
-    # cores finish together.
+    # Wall seconds of one build, at course size (models two at a time on 2 idle cores of the AMX
+    # machine of sessions 8-9; datasets one at a time on a busy machine) and at tiny size (the eleven
+    # from nothing, two at a time, on the 2-core AVX2 machine of session 10): with --jobs, `plan`
+    # orders the builds so that the cores finish together. Only their ratios matter.
     cost: float = 0.0
     tiny_cost: float = 0.0
 
@@ -197,8 +198,6 @@ def plan(builds: list[Builder], jobs: int, size: str = "course", exhaustive_up_t
     order = sorted(costs, key=lambda n: -chain(n))  # stable: else in dependency order
     best = makespan(order, jobs, costs, requires) if jobs > 1 else 0.0
     if jobs > 1 and len(order) <= exhaustive_up_to:
-        import itertools
-
         for candidate in itertools.permutations(order):
             t = makespan(list(candidate), jobs, costs, requires)
             if t < best - 1e-9:  # strictly better: ties keep the critical-path order
@@ -207,15 +206,14 @@ def plan(builds: list[Builder], jobs: int, size: str = "course", exhaustive_up_t
         improved = True
         while improved:  # each accepted move shortens the simulated time, so this ends
             improved = False
-            for i, j, swap in ((i, j, s) for i in range(len(order)) for j in range(len(order)) if i != j for s in (False, True)):
-                candidate = list(order)
-                if swap:
-                    candidate[i], candidate[j] = candidate[j], candidate[i]
-                else:
-                    candidate.insert(j, candidate.pop(i))
-                t = makespan(candidate, jobs, costs, requires)
-                if t < best - 1e-9:
-                    best, order, improved = t, candidate, True
+            for i, j in itertools.permutations(range(len(order)), 2):
+                moved, swapped = list(order), list(order)
+                moved.insert(j, moved.pop(i))
+                swapped[i], swapped[j] = swapped[j], swapped[i]
+                for candidate in (moved, swapped):
+                    t = makespan(candidate, jobs, costs, requires)
+                    if t < best - 1e-9:
+                        best, order, improved = t, candidate, True
     by_name = {b.name: b for b in builds}
     return [by_name[n] for n in order]
 
