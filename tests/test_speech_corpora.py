@@ -327,3 +327,78 @@ def test_resolve_dataset_offline_returns_the_built_folders(built, monkeypatch):
         src = hub.resolve_dataset(hub_id, config)
         assert src.standin and Path(src.path) == built[name]
         assert len(load_dataset(**src.kwargs, split=split)) > 0
+
+
+def _command(voice: str, wpm: int, pitch: int, text: str) -> tuple[np.ndarray, int]:
+    import io
+
+    import soundfile as sf
+
+    wav = speech._run(["espeak-ng", "-v", voice, "-s", str(wpm), "-p", str(pitch), "--stdout"], text)
+    audio, sr = sf.read(io.BytesIO(wav), dtype="int16")
+    return audio, sr
+
+
+# Voices alternate, so a state leaking from one phrase into the next would show; the long text is
+# cut into three 999-byte pieces as the command's fgets loop cuts it, the two-line one into lines.
+PHRASES = [("en-us+m3", 150, 40, "Seven."), ("ru+f2", 190, 60, "Корова. Лев. Ворона."),
+           ("it+grandpa", 178, 42, "testing one two"), ("fr+klatt", 160, 55, "Je voudrais payer une facture.\nMerci !"),
+           ("en-us+m3", 150, 40, "Seven."), ("de+f4", 170, 50, "Zwölf Boxkämpfer jagen Viktor quer über den Deich. " * 50)]
+
+
+def test_espeak_worker_gives_the_commands_samples():
+    from course_utils.builders import _espeak
+
+    worker = _espeak.Worker()
+    try:
+        for voice, wpm, pitch, text in PHRASES:
+            got, sr = worker.synth(voice, wpm, pitch, text)
+            want, want_sr = _command(voice, wpm, pitch, text)
+            assert sr == want_sr == 22050 and len(got) > 0 and np.array_equal(got, want), voice
+    finally:
+        worker.close()
+
+
+def test_espeak_worker_fails_one_phrase_and_recovers():
+    from course_utils.builders import _espeak
+
+    worker = _espeak.Worker()
+    try:
+        want, _ = worker.synth("en-us+m3", 150, 40, "Seven.")
+        pid = worker.proc.pid
+        with pytest.raises(_espeak.WorkerError, match="Failed to read voice 'xx-nowhere'"):
+            worker.synth("xx-nowhere", 150, 40, "Seven.")
+        assert worker.proc.pid == pid  # a refused phrase keeps the worker
+        worker.proc.kill()  # a worker found dead: the next phrase starts a fresh one
+        worker.proc.wait()
+        assert np.array_equal(worker.synth("en-us+m3", 150, 40, "Seven.")[0], want) and worker.proc.pid != pid
+        worker.timeout_s = 0.001  # a hang: the phrase fails with a timeout, the worker is replaced
+        with pytest.raises(_espeak.WorkerError, match="no answer within"):
+            worker.synth("de+f4", 170, 50, PHRASES[-1][3])
+        worker.timeout_s = 30
+        assert np.array_equal(worker.synth("en-us+m3", 150, 40, "Seven.")[0], want)
+    finally:
+        worker.close()
+
+
+def test_synthesize_falls_back_to_the_command_without_the_library(monkeypatch):
+    import threading
+
+    voice = speech.Voice("espeak", "ru", "f2")
+    out = {}
+
+    def run(key):  # a fresh thread: its own worker, started under the environment set below
+        out[key] = speech.synthesize("Корова. Лев.", voice, rate=1.1, pitch=60)
+
+    for key, lib in (("worker", None), ("command", "/nonexistent/libespeak-ng.so")):
+        if lib:
+            monkeypatch.setenv("COURSE_ESPEAK_LIB", lib)
+        thread = threading.Thread(target=run, args=(key,))
+        thread.start()
+        thread.join()
+    from course_utils.builders import _espeak
+
+    with pytest.raises(_espeak.CannotStart, match="cannot load libespeak-ng"):
+        _espeak.Worker().synth("ru+f2", 190, 60, "Лев.")
+    (a, sr_a), (b, sr_b) = out["worker"], out["command"]
+    assert sr_a == sr_b and a.dtype == b.dtype == np.float32 and len(a) > 0 and np.array_equal(a, b)

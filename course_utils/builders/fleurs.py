@@ -329,7 +329,7 @@ Languages ({len(codes)}): {langs}.
   languages, as FLEURS ids are per sentence. `transcription` is the lower-cased text without
   punctuation, `raw_transcription` the text as written.
 - Sentences are disjoint across splits (stamps partitioned 80/10/10, seeded).
-- Voices: espeak-ng, one subprocess per utterance; every voice is checked to be installed (no
+- Voices: espeak-ng, each utterance in its own process; every voice is checked to be installed (no
   silent fallback). `gender` is the variant's listed gender. Variety per utterance: rate
   (0.8-1.2x), pitch, speed perturbation (0.95-1.05x), gain, leading/trailing silence and in half
   of them background noise at 10-35 dB SNR (the rest a faint noise floor at 45-60 dB SNR,

@@ -160,7 +160,7 @@ order, so course code written for the Hub dataset runs unchanged.
 
 ## How it was made
 - Each word is spoken by a synthetic voice: espeak-ng English accents ({", ".join(ACCENTS)}) combined
-  with espeak-ng voice variants, plus flite voices. One synthesizer subprocess per clip.
+  with espeak-ng voice variants, plus flite voices. Each clip synthesised in its own process.
 - Variety per clip: speaking rate (0.75-1.35x), pitch (15-85), speed perturbation (0.9-1.1x),
   gain (peak -22 to -1 dBFS), random time shift inside the 1-s window, and in 75 % of clips
   background noise ({", ".join(speech.NOISE_KINDS)}) at 8-35 dB SNR; the other clips get a faint
