@@ -52,6 +52,7 @@ class Builder:
         return self.tiny_cost if size == "tiny" else self.cost
 
 
+SPEECH_SOURCES = ("builders/speech.py", "builders/_espeak.py")
 MODEL_SOURCES = ("training.py", "builders/model_common.py", "audio.py", "preprocessing.py")
 # Imported by builders without shaping what they write (where the data lives, the Hub switch).
 NOT_OUTPUT_SHAPING = ("hub.py",)
@@ -59,9 +60,9 @@ NOT_OUTPUT_SHAPING = ("hub.py",)
 BUILDERS: dict[str, Builder] = {
     b.name: b
     for b in [
-        Builder("speech_commands", "dataset", "speech_commands", cost=800, tiny_cost=16, sources=("builders/speech.py", "builders/_espeak.py")),
-        Builder("minds14", "dataset", "minds14", cost=190, tiny_cost=50, sources=("builders/speech.py", "builders/_espeak.py")),
-        Builder("fleurs", "dataset", "fleurs", cost=690, tiny_cost=38, sources=("builders/speech.py", "builders/_espeak.py")),
+        Builder("speech_commands", "dataset", "speech_commands", cost=800, tiny_cost=11, sources=SPEECH_SOURCES),
+        Builder("minds14", "dataset", "minds14", cost=190, tiny_cost=36, sources=SPEECH_SOURCES),
+        Builder("fleurs", "dataset", "fleurs", cost=690, tiny_cost=41, sources=SPEECH_SOURCES),
         Builder("esc50", "dataset", "esc50", cost=70, tiny_cost=25, sources=("builders/_sfx.py",)),
         Builder("gtzan", "dataset", "gtzan", cost=770, tiny_cost=26, sources=("builders/_music.py",)),
         # Stand-in checkpoints (issue 5): the course_utils modules they import that shape the weights

@@ -166,8 +166,10 @@ class Worker:
 
     def _fill(self, deadline: float) -> None:
         fd = self.proc.stdout.fileno()
+        poller = select.poll()  # not select.select: it fails on descriptors past 1023
+        poller.register(fd, select.POLLIN)
         left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        if left <= 0 or not poller.poll(left * 1000):
             raise WorkerError(f"no answer within {self.timeout_s:.0f} s")
         chunk = os.read(fd, 1 << 20)
         if not chunk:
