@@ -7,8 +7,8 @@ short phrase. This worker loads ``libespeak-ng`` once, initialises it as the com
 forks a child from that state which sets the voice, rate and pitch and reads the text as the
 command's ``fgets`` loop does. About 6 ms a call instead of 19 (measured, empty text).
 
-Why a fork per phrase: state leaks from one phrase into the next inside the library (a phrase
-after another voice came out 0.5 % longer; re-initialising does not reset it), so only a fresh
+Why a fork per phrase: state leaks from one phrase into the next inside the library (phrases
+after other voices came out up to 1.5 % longer or shorter; re-initialising does not reset it), so only a fresh
 copy of the initialised state gives the command's samples, which ``tests/test_speech_corpora.py``
 checks. A crash or hang costs one phrase, as with the command.
 
@@ -74,7 +74,8 @@ def _serve() -> None:  # pragma: no cover - runs in the worker process; tested t
         pid = os.fork()
         if pid == 0:
             os.close(read_end)
-            ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL: never outlive the worker
+            if sys.platform.startswith("linux"):
+                ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL: never outlive the worker
             os._exit(_synth_child(lib, samples, json.loads(line), os.fdopen(write_end, "wb")))
         os.close(write_end)
         with os.fdopen(read_end, "rb") as child:

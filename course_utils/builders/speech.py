@@ -204,15 +204,15 @@ def _espeak_worker(name: str, wpm: int, pitch: int, text: str) -> tuple[np.ndarr
 
 def synthesize(text: str, voice: Voice, *, rate: float = 1.0, pitch: int = 50) -> tuple[np.ndarray, int]:
     """One phrase; returns (mono float32, rate). ``rate`` is relative speed (1 = default).
-    espeak-ng phrases go to a long-lived worker (same samples, a third of the CPU), flite's to
-    one subprocess each."""
+    espeak-ng phrases go to a long-lived worker (the command's samples at a third of its start-up
+    cost), flite's to one subprocess each."""
     voice.check()
     if voice.engine == "espeak":
         name = voice.name + (f"+{voice.variant}" if voice.variant else "")
         wpm = int(round(175 * rate))
-        samples = _espeak_worker(name, wpm, int(pitch), text)
-        if samples is not None:
-            return samples
+        out = _espeak_worker(name, wpm, int(pitch), text)
+        if out is not None:
+            return out
         wav = _run(["espeak-ng", "-v", name, "-s", str(wpm), "-p", str(int(pitch)), "--stdout"], text)
     else:
         stretch = f"{1.0 / rate:.3f}"
