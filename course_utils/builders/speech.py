@@ -87,10 +87,9 @@ def honours_variants(name: str) -> bool:
     """Whether espeak-ng applies variants to the language voice ``name``. Some names do not:
     ``fr-fr+m3`` (and every other ``fr-fr+...``) is byte-identical to plain ``fr-fr``, so each of
     its "speakers" would be one voice, while ``fr+m3`` works."""
-    probe = "testing one two"
-    plain = _run(["espeak-ng", "-v", name, "--stdout"], probe)
+    plain = _probe(name)
     variants = [v for v in ("m3", "f2", "klatt") if v in espeak_variants()]
-    return any(_run(["espeak-ng", "-v", f"{name}+{v}", "--stdout"], probe) != plain for v in variants)
+    return any(_probe(f"{name}+{v}") != plain for v in variants)
 
 
 @functools.lru_cache(maxsize=None)
@@ -121,9 +120,8 @@ def usable_variants() -> tuple[str, ...]:
     A variant espeak-ng cannot pass on a command line (a space in its name) or whose output is
     byte-identical to the default voice (a silent fallback) is left out."""
     def probe(variant: str | None) -> bytes:
-        name = "en-us" + (f"+{variant}" if variant else "")
         try:
-            return _run(["espeak-ng", "-v", name, "--stdout"], "testing one two")
+            return _probe("en-us" + (f"+{variant}" if variant else ""))
         except SynthesisError:
             return b""
     default = probe(None)
@@ -200,6 +198,14 @@ def _espeak_worker(name: str, wpm: int, pitch: int, text: str) -> tuple[np.ndarr
     if not len(samples):  # the command writes nothing at all then
         raise SynthesisError(f"espeak-ng ({name}): no audio for {text[:40]!r}")
     return (samples / np.float32(32768)).astype(np.float32), sr  # as soundfile reads 16-bit PCM
+
+
+def _probe(name: str) -> bytes:
+    """espeak-ng's output for a fixed phrase at its default rate (175) and pitch (50), as bytes to
+    compare voices by; raises ``SynthesisError``."""
+    text = "testing one two"
+    out = _espeak_worker(name, 175, 50, text)
+    return out[0].tobytes() if out is not None else _run(["espeak-ng", "-v", name, "--stdout"], text)
 
 
 def synthesize(text: str, voice: Voice, *, rate: float = 1.0, pitch: int = 50) -> tuple[np.ndarray, int]:
