@@ -8,9 +8,9 @@ forks a child from that state which sets the voice, rate and pitch and reads the
 command's ``fgets`` loop does. About 6 ms a call instead of 19 (measured, empty text).
 
 Why a fork per phrase: state leaks from one phrase into the next inside the library (phrases
-after other voices came out up to 1.5 % longer or shorter; re-initialising does not reset it), so only a fresh
-copy of the initialised state gives the command's samples, which ``tests/test_speech_corpora.py``
-checks. A crash or hang costs one phrase, as with the command.
+after other voices came out up to 1.5 % longer or shorter; re-initialising does not reset it),
+so only a fresh copy of the initialised state gives the command's samples, which
+``tests/test_speech_corpora.py`` checks. A crash or hang costs one phrase, as with the command.
 
 Run as a script, this file is the worker; ``Worker`` is the client the speech corpora use.
 ``$COURSE_ESPEAK_LIB`` names the library file where it is not found; where none loads, the
