@@ -183,7 +183,7 @@ _local = threading.local()  # one espeak-ng worker per thread of ``run_jobs``
 
 def _espeak_worker(name: str, wpm: int, pitch: int, text: str) -> tuple[np.ndarray, int] | None:
     """The ``espeak-ng`` command's output through a long-lived worker (``_espeak``), or None where
-    no worker can run (then the caller runs the command)."""
+    no worker can run."""
     if getattr(_local, "espeak", False) is None:
         return None
     if not hasattr(_local, "espeak"):
@@ -200,12 +200,26 @@ def _espeak_worker(name: str, wpm: int, pitch: int, text: str) -> tuple[np.ndarr
     return (samples / np.float32(32768)).astype(np.float32), sr  # as soundfile reads 16-bit PCM
 
 
+def _read_wav(wav: bytes, who: str) -> tuple[np.ndarray, int]:
+    try:
+        audio, sr = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
+    except Exception as error:  # noqa: BLE001 - any decode failure costs this item only
+        raise SynthesisError(f"{who}: unreadable output ({error})") from error
+    return audio.mean(axis=1).astype(np.float32), int(sr)
+
+
+def _espeak_samples(name: str, wpm: int, pitch: int, text: str) -> tuple[np.ndarray, int]:
+    """``espeak-ng -v name -s wpm -p pitch`` on ``text``: through the worker, else the command."""
+    out = _espeak_worker(name, wpm, pitch, text)
+    if out is not None:
+        return out
+    return _read_wav(_run(["espeak-ng", "-v", name, "-s", str(wpm), "-p", str(pitch), "--stdout"], text), name)
+
+
 def _probe(name: str) -> bytes:
-    """espeak-ng's output for a fixed phrase at its default rate (175) and pitch (50), as bytes to
+    """espeak-ng's samples for a fixed phrase at its default rate (175) and pitch (50), as bytes to
     compare voices by; raises ``SynthesisError``."""
-    text = "testing one two"
-    out = _espeak_worker(name, 175, 50, text)
-    return out[0].tobytes() if out is not None else _run(["espeak-ng", "-v", name, "--stdout"], text)
+    return _espeak_samples(name, 175, 50, "testing one two")[0].tobytes()
 
 
 def synthesize(text: str, voice: Voice, *, rate: float = 1.0, pitch: int = 50) -> tuple[np.ndarray, int]:
@@ -215,20 +229,11 @@ def synthesize(text: str, voice: Voice, *, rate: float = 1.0, pitch: int = 50) -
     voice.check()
     if voice.engine == "espeak":
         name = voice.name + (f"+{voice.variant}" if voice.variant else "")
-        wpm = int(round(175 * rate))
-        out = _espeak_worker(name, wpm, int(pitch), text)
-        if out is not None:
-            return out
-        wav = _run(["espeak-ng", "-v", name, "-s", str(wpm), "-p", str(int(pitch)), "--stdout"], text)
-    else:
-        stretch = f"{1.0 / rate:.3f}"
-        wav = _run(["flite", "-voice", voice.name, "--setf", f"duration_stretch={stretch}",
-                    "-t", text, "-o", "/dev/stdout"])
-    try:
-        audio, sr = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
-    except Exception as error:  # noqa: BLE001 - any decode failure costs this item only
-        raise SynthesisError(f"{voice.id}: unreadable output ({error})") from error
-    return audio.mean(axis=1).astype(np.float32), int(sr)
+        return _espeak_samples(name, int(round(175 * rate)), int(pitch), text)
+    stretch = f"{1.0 / rate:.3f}"
+    wav = _run(["flite", "-voice", voice.name, "--setf", f"duration_stretch={stretch}",
+                "-t", text, "-o", "/dev/stdout"])
+    return _read_wav(wav, voice.id)
 
 
 # --- signal helpers ---------------------------------------------------------------------------
