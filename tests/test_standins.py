@@ -136,6 +136,27 @@ def test_whisper_language_names(built):
     assert "test_real" in card or "no test_real" in card
 
 
+@pytest.mark.parametrize("size", ["tiny", "course"])
+def test_whisper_position_embeddings_survive_a_reload(tmp_path, size):
+    """The course stand-in is saved with its position embeddings zeroed (``POSITIONS``); a
+    transformers that re-made the sinusoids on load would silently change its predictions."""
+    import torch
+    from transformers import WhisperFeatureExtractor, WhisperForAudioClassification
+
+    from course_utils.builders import model_whisper as W
+
+    torch.manual_seed(0)
+    model = W.new_model(WhisperFeatureExtractor(sampling_rate=W.SR, **W.FRONT), size).eval()
+    table = model.encoder.embed_positions.weight
+    assert table.abs().max().item() == (0.0 if W.POSITIONS[size] == 0 else pytest.approx(1.0, abs=1e-6))
+    model.save_pretrained(tmp_path)
+    again = WhisperForAudioClassification.from_pretrained(tmp_path).eval()
+    assert torch.equal(again.encoder.embed_positions.weight, table)
+    features = torch.randn(2, W.FRONT["feature_size"], 2 * model.config.max_source_positions)
+    with torch.no_grad():
+        assert torch.equal(again(features).logits, model(features).logits)
+
+
 def test_clap_zero_shot(built):
     import torch
     from transformers import ClapModel, ClapProcessor, pipeline
