@@ -283,6 +283,25 @@ def test_a_failed_synthesis_costs_one_item_not_the_split(tmp_path):
     assert len(load_dataset("parquet", data_files=str(tmp_path / "v0.02" / "*.parquet"), split="train")) == 4
 
 
+@pytest.mark.parametrize("kind, low_over_high", [("white", (0.03, 0.1)), ("pink", (0.7, 1.4)),
+                                                  ("brown", (8.0, 32.0)), ("babble", (30.0, None))])
+def test_background_noise_at_an_awkward_length(kind, low_over_high):
+    """The corpora's background noise at a clip length with a large prime factor (the FFT runs at a
+    longer, well-factored length and the noise is cut to the clip): that length, unit RMS, seeded,
+    and coloured as named. Energy in the octave 250-500 Hz over the octave 4-8 kHz: white noise
+    1/16, pink 1 (equal energy per octave), brown 16, babble (speech band) far above."""
+    n, sr = 7 * 13_831, 16_000  # 13831 is prime
+    y = speech.noise(kind, n, np.random.default_rng(3), sr)
+    assert y.shape == (n,) and y.dtype == np.float32
+    assert np.sqrt(np.mean(y.astype(np.float64) ** 2)) == pytest.approx(1.0, abs=1e-3)
+    assert np.array_equal(y, speech.noise(kind, n, np.random.default_rng(3), sr))
+    power = np.abs(np.fft.rfft(y.astype(np.float64))) ** 2
+    f = np.fft.rfftfreq(n, 1 / sr)
+    ratio = power[(f >= 250) & (f < 500)].sum() / power[(f >= 4000) & (f < 8000)].sum()
+    lo, hi = low_over_high
+    assert ratio > lo and (hi is None or ratio < hi), ratio
+
+
 def test_voice_validation_catches_silent_fallbacks():
     with pytest.raises(speech.SynthesisError, match="no variant"):
         speech.Voice("espeak", "en-us", "m3x").check()
