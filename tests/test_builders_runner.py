@@ -171,7 +171,8 @@ def test_plan_uses_the_costs_of_the_size_built():
     for_course = [b.name for b in plan(registry, 2, "course")]
     assert sorted(for_tiny) == sorted(BUILDERS)
     assert makespan(for_tiny, 2, tiny, requires) <= sum(tiny.values()) / 2 + 2
-    assert makespan(for_tiny, 2, tiny, requires) < makespan(for_course, 2, tiny, requires) - 3
+    # strictly sooner: a plan that ignored the size would give the same order and the same time
+    assert makespan(for_tiny, 2, tiny, requires) < makespan(for_course, 2, tiny, requires)
 
 
 def _course_imports(path, root, seen=None) -> set:

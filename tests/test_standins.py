@@ -157,6 +157,45 @@ def test_whisper_position_embeddings_survive_a_reload(tmp_path, size):
         assert torch.equal(again(features).logits, model(features).logits)
 
 
+def test_whisper_short_crop_twin_trains_the_model_itself():
+    """At the course size the Whisper stand-in trains on 2-s crops as a twin with fewer source
+    positions (``source_positions``): a step taken inside must change the 4-s model's own weights,
+    and the model must come back with its own position table and input length."""
+    import torch
+    from transformers import WhisperFeatureExtractor
+
+    from course_utils.builders import model_whisper as W
+
+    assert W.TRAIN_CHUNK["course"] < W.FRONT["chunk_length"] and W.POSITIONS["course"] == 0
+    torch.manual_seed(0)
+    extractor = WhisperFeatureExtractor(sampling_rate=W.SR, **W.FRONT)
+    model = W.new_model(extractor, "course")
+    table, full = model.encoder.embed_positions, model.config.max_source_positions
+    long_input = torch.randn(2, W.FRONT["feature_size"], 2 * full)
+    model.eval()
+    with torch.no_grad():
+        before = model(long_input).logits
+    short = W.TRAIN_CHUNK["course"] * full // W.FRONT["chunk_length"]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with W.source_positions(model, short):
+        with pytest.raises(ValueError):  # the 4-s input no longer fits the twin
+            model(long_input)
+        model.train()
+        loss = model(torch.randn(4, W.FRONT["feature_size"], 2 * short), labels=torch.tensor([0, 1, 2, 3])).loss
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    assert model.encoder.embed_positions is table and model.config.max_source_positions == full
+    assert table.weight.abs().max().item() == 0.0
+    with torch.no_grad():
+        after = model(long_input).logits
+    assert after.shape == before.shape and not torch.allclose(after, before)
+    # a model with position embeddings cannot be trained so: the positions would not line up
+    with pytest.raises(ValueError, match="position embeddings are zero"):
+        with W.source_positions(W.new_model(extractor, "tiny"), short):
+            pass
+
+
 def test_clap_zero_shot(built):
     import torch
     from transformers import ClapModel, ClapProcessor, pipeline
