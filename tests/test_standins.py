@@ -194,6 +194,10 @@ def test_whisper_short_crop_twin_trains_the_model_itself():
     with pytest.raises(ValueError, match="position embeddings are zero"):
         with W.source_positions(W.new_model(extractor, "tiny"), short):
             pass
+    # at its own length (the tiny size trains on whole chunks) nothing changes, sinusoids or not
+    tiny = W.new_model(extractor, "tiny")
+    with W.source_positions(tiny, full) as same:
+        assert same.encoder.embed_positions.weight.abs().max().item() > 0 and same.config.max_source_positions == full
 
 
 def test_clap_zero_shot(built):
