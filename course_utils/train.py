@@ -426,7 +426,9 @@ def run(cfg: TrainConfig, *, output_dir: str | None = None, resume: bool = False
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML or JSON file (default: %(default)s)")
+    # Resolved by load_config, so that an installed package (no configs/ folder) uses the built-in defaults.
+    parser.add_argument("--config", default=None,
+                        help=f"YAML or JSON file (default: {DEFAULT_CONFIG} in a checkout, else the built-in defaults)")
     parser.add_argument("--output-dir", default=None, help="where checkpoints, the model and metrics.json go")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the output dir")
     parser.add_argument("--profile", action="append", default=None,

@@ -150,7 +150,7 @@ def test_config_profiles_and_overrides(monkeypatch, tmp_path):
         load_config(broken, profiles=[])
 
 
-def test_config_file_equals_the_built_in_defaults(monkeypatch):
+def test_config_file_equals_the_built_in_defaults(monkeypatch, capsys):
     """An installed package has no configs/ folder and falls back to TrainConfig's defaults."""
     import course_utils.train as train
 
@@ -158,6 +158,11 @@ def test_config_file_equals_the_built_in_defaults(monkeypatch):
     monkeypatch.setattr(train, "DEFAULT_CONFIG", DEFAULT_CONFIG.with_name("absent.yaml"))
     built_in = load_config(profiles=[])
     assert from_file == built_in
+    # The command line too: without --config it reads the built-in defaults, so it gets as far as
+    # the (bad) override instead of failing on the missing file.
+    assert train.main(["--profile", "cpu", "no_such_setting=1"]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_setting" in err and "cannot read" not in err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the presets of a machine without CUDA")
