@@ -82,6 +82,28 @@ class ShiftedFeatures(training.ArrayDataset):
         item["input_values"] = x
         return item
 
+    def __getitems__(self, indices: list[int]) -> list[dict]:
+        """The items of a batch at once (the DataLoader asks for this when it exists): the same
+        draws in the same order, and the same values, as ``__getitem__`` item by item, so the same
+        seed trains the same model; one gather per batch instead of a dozen tensor ops per item
+        (which took ~10 % of a course-size training step)."""
+        x = torch.as_tensor(self.columns["input_values"][indices])  # (batch, frames, mels)
+        b, frames, mels = x.shape
+        draws = [(int(torch.randint(-self.time, self.time + 1, ())), int(torch.randint(-self.mel, self.mel + 1, ())))
+                 for _ in indices]
+        t, m = torch.tensor(draws).T[..., None]  # (batch, 1) each
+        # Time: frame f shows frame f - t, or the clip's floor where there is none (a floor margin
+        # of `time` frames on each side, then one row gather).
+        padded = x.amin(dim=(1, 2))[:, None, None].expand(b, frames + 2 * self.time, mels).clone()
+        padded[:, self.time : self.time + frames] = x
+        x = padded[torch.arange(b)[:, None], self.time - t + torch.arange(frames)[None]]
+        # Mel: bin k shows bin k - m; bins left uncovered keep their own values.
+        bins = torch.arange(mels)[None]
+        src = torch.where((bins - m >= 0) & (bins - m < mels), bins - m, bins)
+        x = torch.gather(x, 2, src[:, None, :].expand(b, frames, mels))
+        rest = {name: torch.as_tensor(values[indices]) for name, values in self.columns.items() if name != "input_values"}
+        return [{"input_values": x[j], **{name: values[j] for name, values in rest.items()}} for j in range(b)]
+
 
 def _features(split, extractor, log) -> tuple[dict, np.ndarray]:
     names = split.features["label"].names
