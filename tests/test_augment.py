@@ -97,3 +97,28 @@ def test_clap_masks_set_one_stretch_to_the_floor():
     torch.manual_seed(1)
     b = _clap_augment(x, time_shift=True, mel_shift=2, time_mask=50, mel_mask=4)[0]
     assert torch.equal(a, b) and a.shape == x.shape
+
+
+def test_ast_shifts_a_batch_as_it_shifts_each_item():
+    """``ShiftedFeatures.__getitems__`` (what the DataLoader calls) draws the same shifts in the same
+    order and gives the same values as ``__getitem__`` item by item: the same seed, the same model."""
+    import numpy as np
+
+    from course_utils.builders.model_ast import ShiftedFeatures
+
+    rng = np.random.default_rng(0)
+    cols = {"input_values": rng.standard_normal((50, 30, 16)).astype(np.float32), "labels": rng.integers(0, 5, 50)}
+    data = ShiftedFeatures(cols, time=10, mel=3)
+    batches = [rng.permutation(50)[:16].tolist() for _ in range(20)]
+    torch.manual_seed(0)
+    one_by_one = [[data[i] for i in b] for b in batches]
+    state = torch.get_rng_state()
+    torch.manual_seed(0)
+    at_once = [data.__getitems__(b) for b in batches]
+    assert torch.equal(torch.get_rng_state(), state)
+    shifted = 0
+    for items, batch, b in zip(one_by_one, at_once, batches):
+        for item, row, i in zip(items, batch, b):
+            assert torch.equal(item["input_values"], row["input_values"]) and int(row["labels"]) == cols["labels"][i]
+            shifted += not torch.equal(row["input_values"], torch.as_tensor(cols["input_values"][i]))
+    assert shifted > 250  # most of the 320 items moved (both shift ranges include 0)
