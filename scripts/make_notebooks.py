@@ -322,12 +322,15 @@ print(f"the model has {len(model_labels)} labels; dataset labels it cannot predi
 ## Accuracy on the validation split, batched
 
 Feeding the pipeline a generator with `batch_size` lets it pad and run several clips at once.
-The generator also records each clip's true label as it streams past. Shuffling with a buffer
-mixes the labels, which are stored grouped.
+The generator also records each clip's true label as it streams past. The split is stored
+grouped by label, and a streamed `shuffle` only mixes what fits in its buffer: with a buffer
+smaller than the split, the first clips come from the first few labels only. So the buffer holds
+the whole validation split (about 10,000 clips online, a few hundred MB), and we check which
+labels the sample covers.
 """),
     code('''
 N_EVAL = {"tiny": 40, "course": 500}[SIZE]
-stream = speech_commands.shuffle(seed=0, buffer_size=1000).filter(lambda row: labels[row["label"]] in model_labels)
+stream = speech_commands.shuffle(seed=0, buffer_size=10_000).filter(lambda row: labels[row["label"]] in model_labels)
 references = []
 
 def clips(rows):
@@ -342,7 +345,8 @@ from course_utils.metrics import accuracy, accuracy_by
 
 acc = accuracy(predicted, references)
 is_command = ["command" if r in labels[:10] else "other" for r in references]
-print(f"accuracy on {len(references)} validation clips: {acc:.3f} (chance: {1 / len(model_labels):.3f})")
+print(f"accuracy on {len(references)} validation clips of {len(set(references))} of the model's {len(model_labels)} "
+      f"labels: {acc:.3f} (chance: {1 / len(model_labels):.3f})")
 print("by kind of label:", {k: round(v, 3) for k, v in accuracy_by(is_command, predicted, references).items()})
 '''),
     code('''
@@ -431,7 +435,7 @@ if src.standin:
 else:
     languages = COURSE_LANGS
 PER_LANG = {"tiny": 3, "course": 20}[SIZE]
-print(len(languages), "languages,", PER_LANG, "test clips each")
+print(len(languages), "languages, up to", PER_LANG, "test clips each")
 '''),
     code('''
 def classify(rows):
@@ -454,12 +458,16 @@ def test_rows():
 predicted, references = classify(test_rows())
 '''),
     code('''
+from collections import Counter
 from course_utils.metrics import accuracy, accuracy_by
 
 acc = accuracy(predicted, references)
 chance = 1 / len(languages)  # guessing among the languages tested (the model knows more, so this is generous)
 per_language = accuracy_by(references, predicted, references)
-print(f"accuracy on {len(references)} test clips of {len(languages)} languages: {acc:.3f} (chance: {chance:.3f})")
+counts = sorted(set(Counter(references).values()))  # a split may hold fewer clips than we asked for
+each = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+print(f"accuracy on {len(references)} test clips of {len(languages)} languages ({each} each): {acc:.3f} "
+      f"(chance: {chance:.3f})")
 '''),
     code('''
 import matplotlib.pyplot as plt
@@ -469,6 +477,13 @@ fig, ax = plt.subplots(figsize=(7, 0.3 * len(names) + 1), layout="constrained")
 ax.barh(names, values)
 ax.set(xlim=(0, 1), xlabel="accuracy", title=f"accuracy per language ({len(references)} test clips)")
 plt.show()
+'''),
+    md("Which languages does it take for which? Related languages (Russian and Ukrainian, say) are the usual suspects:"),
+    code('''
+from course_utils.metrics import confusion
+
+shown = sorted(set(references) | set(predicted))  # the model may answer a language we did not test
+display.plot_confusion(confusion(predicted, references, shown), shown, title="FLEURS test: true vs predicted language")
 '''),
     md("""
 ## Offline only: synthetic voices versus human speech
@@ -682,8 +697,9 @@ print(", ".join(id2label_fn(i) for i in range(10)))
     md("""
 ## Listen
 
-One file of GTZAN (`jazz.00054.wav`) cannot be decoded; the stand-in reproduces it. We pick a
-clip that decodes, and deal with the broken one during preprocessing below.
+One file of the real GTZAN (`jazz.00054.wav`) cannot be decoded; the offline stand-in has a
+broken file too (preprocessing below names it). We pick a clip that decodes, and deal with the
+broken one during preprocessing.
 """),
     code('''
 from course_utils import AudioDecodeError, load_audio
@@ -748,16 +764,17 @@ gtzan_encoded = {split: with_preprocessing(gtzan[split], prep) for split in gtza
     md("The model's head needs to know the label names, in both directions:"),
     code(f'''
 {CHECK}
-id2label = {{str(i): id2label_fn(i) for i in range(len(gtzan["train"].features["genre"].names))}}
+id2label = {{i: id2label_fn(i) for i in range(len(gtzan["train"].features["genre"].names))}}
 label2id = {{name: i for i, name in id2label.items()}}
-print(id2label["7"], label2id["pop"])
+print(id2label[7], label2id["pop"])
 ''', expect="pop 7"),
     md("""
 ## The model
 
 `AutoModelForAudioClassification` loads the pre-trained encoder and adds a fresh classification
-head with ten outputs. (Transformers reports that the head's weights are newly initialised:
-that is exactly what fine-tuning will train.)
+head with ten outputs. The head's weights are newly initialised: that is exactly what
+fine-tuning trains. (Transformers warns about it when it loads the model; the setup cell turned
+library warnings off.)
 """),
     code('''
 from transformers import AutoModelForAudioClassification
@@ -827,7 +844,11 @@ trainer = Trainer(
     processing_class=feature_extractor,
     compute_metrics=compute_metrics,
 )
-trainer.train()
+train_result = trainer.train()
+for entry in trainer.state.log_history:  # the evaluation after each epoch
+    if "eval_accuracy" in entry:
+        print(f"epoch {entry['epoch']:.0f}: validation accuracy {entry['eval_accuracy']:.3f}, loss {entry['eval_loss']:.3f}")
+print(f"{train_result.global_step} steps in {train_result.metrics['train_runtime']:.0f} s")
 '''),
     code('''
 print(f"undecodable clips: {len(prep.skips.bad)} ({', '.join(prep.skips.bad) or 'none'}), "
@@ -839,10 +860,12 @@ from course_utils.metrics import confusion
 
 result = trainer.predict(gtzan_encoded["test"])
 acc = result.metrics["test_accuracy"]
-genres = [id2label[str(i)] for i in range(len(id2label))]
+genres = [id2label[i] for i in range(len(id2label))]
 predicted = [genres[i] for i in result.predictions.argmax(axis=1)]
 references = [genres[i] for i in result.label_ids]
-print(f"accuracy on {len(references)} held-out songs: {acc:.3f} (chance: {1 / len(genres):.3f})")
+unscored = len(gtzan["test"]) - len(references)  # an undecodable song is skipped, not guessed
+print(f"accuracy on {len(references)} held-out songs: {acc:.3f} (chance: {1 / len(genres):.3f})"
+      + (f"; {unscored} undecodable song(s) of the split not scored" if unscored else ""))
 display.plot_confusion(confusion(predicted, references, genres), genres, title="GTZAN, held-out 10 %")
 '''),
     code('''
@@ -855,15 +878,30 @@ headline = report_headline("05_finetune_distilhubert_gtzan", "accuracy", acc, n=
 ### What did pre-training buy?
 
 Transfer learning is the point of starting from DistilHuBERT. To see it, run the same fine-tuning
-from random weights, same data, same budget, and compare the accuracies (it takes as long as the
-run above, so it is a command rather than a cell):
+from random weights, same data, same budget, and compare the accuracies. It takes as long as the
+run above, so it is a command rather than a cell; run it in a terminal (in a checkout it reads
+`configs/gtzan_finetune.yaml`, an installed package its built-in copy):
 
 ```bash
-python -m course_utils.train --config configs/gtzan_finetune.yaml init=random
+python -m course_utils.train init=random
 ```
 
-Offline, the DistilHuBERT stand-in's model card (`README.md` in its folder) records both runs.
+Offline, the DistilHuBERT stand-in's build ran both with this recipe, on the same split, keeping
+the last epoch rather than the best one (so its first figure can differ from yours above); its
+model card (`README.md` in its folder) has the details:
+"""),
+    code('''
+import json
 
+card = Path(model_id) / "standin_results.json"  # only an offline stand-in has one
+if card.exists():
+    for name, value in json.loads(card.read_text())["results"].items():
+        if name.startswith("GTZAN"):
+            print(f"{name}: {value:.3f}" if isinstance(value, float) and value <= 1 else f"{name}: {value}")
+else:
+    print("Online: run the command above to measure it.")
+'''),
+    md("""
 ## Save, reload, and classify with a pipeline
 
 `save_model` writes the weights, the config with our label names, and the feature extractor.
@@ -876,14 +914,17 @@ saved = output_dir / "final"
 trainer.save_model(saved)
 classifier = pipeline("audio-classification", model=str(saved), device=DEVICE)
 from course_utils import to_pipeline_input
-print(display.format_topk(classifier(to_pipeline_input(example["audio"], sampling_rate), top_k=3), k=3,
-                          truth=id2label_fn(example["genre"])))
+# A song training never saw (found by file name: reading a broken row's audio would fail).
+held_out = gtzan["test"][next(i for i, name in enumerate(gtzan["test"]["file"]) if name not in prep.skips.bad)]
+print(display.format_topk(classifier(to_pipeline_input(held_out["audio"], sampling_rate), top_k=3), k=3,
+                          truth=id2label_fn(held_out["genre"])))
 '''),
     md("""
 ## Share it (optional, online only)
 
 `trainer.push_to_hub` uploads the model with a model card. It is off by default: set
-`PUSH_TO_HUB = True` after `huggingface-cli login`.
+`PUSH_TO_HUB = True` after `hf auth login` in a terminal (or
+`from huggingface_hub import notebook_login; notebook_login()` in a cell).
 """),
     code('''
 PUSH_TO_HUB = False
