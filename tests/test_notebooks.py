@@ -97,6 +97,13 @@ def test_five_lessons_in_chapter_order():
     assert {p.name for p in NOTEBOOKS} == set(make_notebooks.NOTEBOOK_CELLS)
 
 
+def test_notebook_04_names_the_clap_stand_ins_unseen_categories():
+    """Notebook 04 scores the stand-in's truly zero-shot categories apart: the list must be the builder's."""
+    from course_utils.builders.model_clap import UNSEEN
+
+    assert sorted(make_notebooks.CLAP_UNSEEN) == sorted(UNSEEN)
+
+
 def test_notebooks_match_their_generator():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_notebooks.py"), "--check"],
                             capture_output=True, text=True)
