@@ -122,3 +122,37 @@ def test_ast_shifts_a_batch_as_it_shifts_each_item():
             assert torch.equal(item["input_values"], row["input_values"]) and int(row["labels"]) == cols["labels"][i]
             shifted += not torch.equal(row["input_values"], torch.as_tensor(cols["input_values"][i]))
     assert shifted > 250  # most of the 320 items moved (both shift ranges include 0)
+
+
+def test_interpolation_fast_paths_equal_the_general_gather():
+    """``_interp`` moves whole frames with a row gather and shares weights across broadcast axes;
+    both must give exactly what the general gather at the full shape gives."""
+    from course_utils.builders.model_common import _interp
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 50, 2 * LOG_BANDS, generator=g)
+    frames = torch.arange(50.0)[None] * torch.empty(4, 1).uniform_(0.8, 1.2, generator=g)  # a speed change
+    bands = torch.arange(float(LOG_BANDS))[None, None] + torch.empty(4, 1, 1).uniform_(-2, 2, generator=g)
+    assert torch.equal(_interp(x, frames[..., None], 1), _interp(x, frames[..., None].expand(4, 50, 2 * LOG_BANDS).clone(), 1))
+    grouped = x.reshape(4, 50, 2, LOG_BANDS)
+    assert torch.equal(_interp(grouped, bands[:, :, None], 3),
+                       _interp(grouped, bands[:, :, None].expand(4, 50, 2, LOG_BANDS).clone(), 3))
+
+
+def test_whisper_warps_a_batch_as_it_warps_each_row():
+    """``_MelWarpDataset.__getitems__`` draws the same warps (numpy's seeded generator) and gives
+    the same values as ``__getitem__`` row by row."""
+    import numpy as np
+
+    from course_utils.builders.model_whisper import _MelWarpDataset
+
+    rng = np.random.default_rng(0)
+    cols = {"input_features": rng.standard_normal((60, 20, 30)).astype(np.float32), "labels": rng.integers(0, 9, 60)}
+    rows, batches = _MelWarpDataset(cols, 0.15, seed=3), _MelWarpDataset(cols, 0.15, seed=3)
+    warped = 0
+    for _ in range(10):
+        idx = rng.permutation(60)[:16].tolist()
+        for one, row, i in zip([rows[i] for i in idx], batches.__getitems__(idx), idx):
+            assert torch.equal(one["input_features"], row["input_features"]) and int(row["labels"]) == cols["labels"][i]
+            warped += not torch.equal(row["input_features"], torch.as_tensor(cols["input_features"][i]))
+    assert warped == 160 and rows.rng.bit_generator.state == batches.rng.bit_generator.state
