@@ -192,6 +192,21 @@ class _MelWarpDataset(training.ArrayDataset):
         item["input_features"] = torch.from_numpy(x[lo] * (1 - w) + x[hi] * w)
         return item
 
+    def __getitems__(self, indices: list[int]) -> list[dict]:
+        """A batch's rows at once (the DataLoader asks for this when it exists): the same draws in
+        the same order and the same arithmetic as ``__getitem__`` row by row, so the same seed
+        trains the same model, without a dozen numpy calls per row."""
+        x = self.columns["input_features"][indices]  # (batch, mel bins, frames)
+        b, n = x.shape[:2]
+        src = np.clip(np.arange(n)[None] * self.rng.uniform(1 - self.warp, 1 + self.warp, size=b)[:, None], 0, n - 1)
+        lo = np.floor(src).astype(np.int64)
+        hi = np.minimum(lo + 1, n - 1)
+        w = (src - lo)[..., None].astype(x.dtype)
+        rows = np.arange(b)[:, None]
+        warped = torch.from_numpy(x[rows, lo] * (1 - w) + x[rows, hi] * w)
+        rest = {name: torch.as_tensor(values[indices]) for name, values in self.columns.items() if name != "input_features"}
+        return [{"input_features": warped[j], **{name: values[j] for name, values in rest.items()}} for j in range(b)]
+
 
 def _features(split, extractor, log, *, crops: int = 1, seed: int = 0) -> dict:
     """Log-mel features and labels of a split, in windows of the extractor's chunk; with
