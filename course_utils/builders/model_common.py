@@ -402,7 +402,7 @@ def _interp(x: torch.Tensor, pos: torch.Tensor, dim: int) -> torch.Tensor:
     frac = (pos - lo).clamp(0, 1)
     lo_i, hi_i = lo.long(), (lo + 1).clamp(max=n - 1).long()
     shape = list(x.shape)
-    if dim == 1 and x.dim() == 3 and pos.shape[2] == 1:  # whole frames move: a row gather is faster
+    if dim == 1 and x.dim() == pos.dim() == 3 and pos.shape[2] == 1:  # whole frames move: a row gather is faster
         rows = torch.arange(shape[0])[:, None]
         return x[rows, lo_i[..., 0]] * (1 - frac) + x[rows, hi_i[..., 0]] * frac
     take = lambda i: torch.gather(x, dim, i.expand(shape))  # noqa: E731
