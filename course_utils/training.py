@@ -189,6 +189,14 @@ class ArrayDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {name: torch.as_tensor(values[i]) for name, values in self.columns.items()}
 
+    def rows(self, indices: Sequence[int], **replaced: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        """Rows ``indices`` as ``__getitem__`` gives them, read with one index per column; a
+        column in ``replaced`` comes from that ``(len(indices), ...)`` tensor instead (for a
+        subclass's ``__getitems__`` that transforms a whole batch at once)."""
+        cols = {name: replaced[name] if name in replaced else torch.as_tensor(values[indices])
+                for name, values in self.columns.items()}
+        return [{name: values[j] for name, values in cols.items()} for j in range(len(indices))]
+
     def subset(self, indices: Sequence[int]) -> "ArrayDataset":
         idx = np.asarray(indices, dtype=np.int64)
         return ArrayDataset({name: values[idx] for name, values in self.columns.items()})

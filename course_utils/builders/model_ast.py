@@ -100,9 +100,7 @@ class ShiftedFeatures(training.ArrayDataset):
         # Mel: bin k shows bin k - m; bins left uncovered keep their own values.
         bins = torch.arange(mels)[None]
         src = torch.where((bins - m >= 0) & (bins - m < mels), bins - m, bins)
-        x = torch.gather(x, 2, src[:, None, :].expand(b, frames, mels))
-        rest = {name: torch.as_tensor(values[indices]) for name, values in self.columns.items() if name != "input_values"}
-        return [{"input_values": x[j], **{name: values[j] for name, values in rest.items()}} for j in range(b)]
+        return self.rows(indices, input_values=torch.gather(x, 2, src[:, None, :].expand(b, frames, mels)))
 
 
 def _features(split, extractor, log) -> tuple[dict, np.ndarray]:

@@ -203,9 +203,7 @@ class _MelWarpDataset(training.ArrayDataset):
         hi = np.minimum(lo + 1, n - 1)
         w = (src - lo)[..., None].astype(x.dtype)
         rows = np.arange(b)[:, None]
-        warped = torch.from_numpy(x[rows, lo] * (1 - w) + x[rows, hi] * w)
-        rest = {name: torch.as_tensor(values[indices]) for name, values in self.columns.items() if name != "input_features"}
-        return [{"input_features": warped[j], **{name: values[j] for name, values in rest.items()}} for j in range(b)]
+        return self.rows(indices, input_features=torch.from_numpy(x[rows, lo] * (1 - w) + x[rows, hi] * w))
 
 
 def _features(split, extractor, log, *, crops: int = 1, seed: int = 0) -> dict:
