@@ -45,7 +45,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "gtzan_fin
 PROFILES = {
     "cpu": {"num_epochs": 3},
     "standin": {"lr": 1.0e-3, "num_epochs": 4, "max_seconds": 10.0},
-    "tiny": {"num_epochs": 4, "logging_steps": 1},
+    "tiny": {"num_epochs": 6, "logging_steps": 1},
 }
 
 
