@@ -41,8 +41,8 @@ class Builder:
     module: str  # module in course_utils.builders, or an absolute dotted path
     requires: tuple[str, ...] = ()  # builders whose output this one reads
     sources: tuple[str, ...] = field(default=())  # extra course_utils files that shape the output
-    # Wall seconds of one build, at course size (models two at a time on 2 idle cores of the AMX
-    # machine of sessions 8-9; datasets two at a time on the 2-core AVX2 machine of sessions 11-13) and
+    # Wall seconds of one build, at course size (models: the six in one build from nothing, two at a
+    # time, on the 2-core AVX2 machine, session 16; datasets two at a time on that machine, sessions 11-13) and
     # at tiny size (the eleven from nothing, two at a time, on that AVX2 machine, session 13): with --jobs,
     # `plan` orders the builds so that the cores finish together. Only their ratios matter.
     cost: float = 0.0
@@ -67,20 +67,17 @@ BUILDERS: dict[str, Builder] = {
         Builder("gtzan", "dataset", "gtzan", cost=650, tiny_cost=25, sources=("builders/_music.py",)),
         # Stand-in checkpoints (issue 5): the course_utils modules they import that shape the weights
         # (tests/test_builders_runner.py checks the list against the imports).
-        Builder("xlsr-minds14", "model", "model_wav2vec2", requires=("minds14",), sources=MODEL_SOURCES, cost=470, tiny_cost=92),
-        Builder("ast-speech-commands", "model", "model_ast", requires=("speech_commands",), sources=(*MODEL_SOURCES, "fbank.py"), cost=390, tiny_cost=44),
-        # Whisper: 520 x 890 / 690, its build on the AVX2 machine after / before the 2-s crops (session 14).
-        Builder("whisper-fleurs-lang-id", "model", "model_whisper", requires=("fleurs",), sources=MODEL_SOURCES, cost=671, tiny_cost=32),
-        Builder("clap-htsat-unfused", "model", "model_clap", requires=("esc50",), sources=MODEL_SOURCES, cost=225, tiny_cost=25),
+        Builder("xlsr-minds14", "model", "model_wav2vec2", requires=("minds14",), sources=MODEL_SOURCES, cost=437, tiny_cost=92),
+        Builder("ast-speech-commands", "model", "model_ast", requires=("speech_commands",), sources=(*MODEL_SOURCES, "fbank.py"), cost=334, tiny_cost=44),
+        Builder("whisper-fleurs-lang-id", "model", "model_whisper", requires=("fleurs",), sources=MODEL_SOURCES, cost=652, tiny_cost=32),
+        Builder("clap-htsat-unfused", "model", "model_clap", requires=("esc50",), sources=MODEL_SOURCES, cost=193, tiny_cost=25),
         # train.py: its card reports notebook 05's fine-tuning from it (train.py's defaults and
         # profiles are kept equal to configs/gtzan_finetune.yaml by a test).
-        # The two DistilHuBERT builds: 190 and 360 before the front end's 5-ms hop, scaled by their
-        # measured CPU time after / before (138 / 225 and 276 / 408 s on the AVX2 machine, session 16).
         Builder("distilhubert-random-init", "model", "model_hubert_random", requires=("gtzan",),
-                sources=(*MODEL_SOURCES, "train.py", "builders/model_hubert.py"), cost=117, tiny_cost=10),
+                sources=(*MODEL_SOURCES, "train.py", "builders/model_hubert.py"), cost=101, tiny_cost=10),
         Builder("distilhubert", "model", "model_hubert",
                 requires=("speech_commands", "fleurs", "esc50", "gtzan", "distilhubert-random-init"),
-                sources=(*MODEL_SOURCES, "train.py", "builders/model_hubert_random.py"), cost=244, tiny_cost=28),
+                sources=(*MODEL_SOURCES, "train.py", "builders/model_hubert_random.py"), cost=260, tiny_cost=28),
     ]
 }
 
@@ -190,8 +187,8 @@ def plan(builds: list[Builder], jobs: int, size: str = "course", exhaustive_up_t
     order found by simulation (``makespan``): for a few builds, the best of every order (7! = 5040
     simulations, milliseconds); for more, a local search that moves one build to another place in
     the order, or swaps two, while that ends sooner. Both matter: for the five course-size model
-    builds and the DistilHuBERT baseline, critical path first takes about 1085 s on 2 cores and the
-    best order about 1061 s (bound 1059); for all eleven tiny builds, 185 s and 177 s against a bound of 175
+    builds and the DistilHuBERT baseline, critical path first takes about 1065 s on 2 cores and the
+    best order about 991 s (bound 989; 996 s measured); for all eleven tiny builds, 185 s and 177 s against a bound of 175
     (with other costs, moves alone got stuck 2 s above what swaps then reached)."""
     costs = {b.name: b.cost_at(size) for b in builds}
     requires = {b.name: b.requires for b in builds}

@@ -185,7 +185,7 @@ def gabor_front_end(model, sampling_rate: int = 16000, fmin: float = 60.0, fmax:
     w1 = np.zeros((BANDS, 4 * BANDS, 1))
     for k in range(BANDS):
         w1[k, 4 * k : 4 * k + 4, 0] = 1.0
-    hop = FRONT_END["conv_kernel"][2]
+    hop = layers[2].conv.kernel_size[0]  # envelope samples averaged per frame
     w2 = np.zeros((BANDS, BANDS, hop))
     w2[np.arange(BANDS), np.arange(BANDS), :] = 1 / hop
     with torch.no_grad():
