@@ -157,8 +157,9 @@ FRONT_END = dict(
     # sequence costs a quarter of the attention and was enough here).
     # Layer 0 is trainable when notebook 05 fine-tunes (as in the published recipe) and was most of
     # its CPU time: a 5-ms hop instead of 2.5 took a step of 8 x 10 s from 426 to 233 ms and the
-    # fine-tuning from 190 to 101 CPU-s; from the base 0.939 -> 0.909 (seeds 0 and 1 both 0.909),
-    # from random weights 0.808 -> 0.768 (course size, benchmarks/RESULTS.md, session 16).
+    # from-random build (one fine-tuning) from 180 to 101 s, back to back; from the base
+    # 0.939 -> 0.909 (seeds 0 and 1 both 0.909), from random weights 0.808 -> 0.768 (course size,
+    # benchmarks/RESULTS.md, session 16).
     conv_dim=(4 * BANDS, BANDS, BANDS),
     conv_kernel=(400, 1, 8),
     conv_stride=(80, 1, 8),
