@@ -30,6 +30,7 @@ __all__ = [
     "Data",
     "TrainConfig",
     "build_model",
+    "dataset_source",
     "load_config",
     "main",
     "make_trainer",
@@ -62,6 +63,7 @@ class TrainConfig:
     test_size: float = 0.1
     split_seed: int = 42
     max_seconds: float | None = 30.0
+    cache_dir: str | None = None  # datasets' Arrow copy of the data; None: beside the stand-in offline, HF's online
     model: str = "ntu-spml/distilhubert"
     init: str = "pretrained"  # or "random": the same architecture and run without the pre-trained weights
     model_config: dict = field(default_factory=dict)
@@ -212,6 +214,22 @@ def model_path(cfg: TrainConfig) -> str:
     return resolve_model(cfg.model)
 
 
+def dataset_source(cfg: TrainConfig):
+    """Where ``cfg.dataset`` loads from: a folder as it is, else resolved (the Hub id online, its
+    stand-in offline); ``cfg.cache_dir`` replaces the datasets cache folder."""
+    from .hub import DatasetSource, dataset_cache_dir, resolve_dataset
+
+    if Path(cfg.dataset).expanduser().is_dir():  # a folder with the Hub dataset's layout
+        folder = Path(cfg.dataset).expanduser()
+        src = DatasetSource(cfg.dataset, str(folder), cfg.dataset_config, cache_dir=str(dataset_cache_dir(folder)))
+    else:
+        src = resolve_dataset(cfg.dataset, cfg.dataset_config)
+    if cfg.cache_dir:  # a local folder's copy keeps its content key, so tiny and course never mix
+        sub = Path(src.cache_dir).name if src.cache_dir else ""
+        src = dataclasses.replace(src, cache_dir=str(Path(cfg.cache_dir).expanduser() / sub))
+    return src
+
+
 def prepare_data(cfg: TrainConfig, *, log: Callable[[str], None] = print) -> Data:
     """Load the split, split it 90/10, drop clips that cannot be decoded, set up on-the-fly preprocessing.
 
@@ -221,14 +239,9 @@ def prepare_data(cfg: TrainConfig, *, log: Callable[[str], None] = print) -> Dat
     from datasets import load_dataset
     from transformers import AutoFeatureExtractor
 
-    from .hub import DatasetSource, dataset_cache_dir, resolve_dataset
     from .preprocessing import AudioPreprocessor, filter_decodable, undecoded
 
-    if Path(cfg.dataset).expanduser().is_dir():  # a folder with the Hub dataset's layout
-        folder = Path(cfg.dataset).expanduser()
-        src = DatasetSource(cfg.dataset, str(folder), cfg.dataset_config, cache_dir=str(dataset_cache_dir(folder)))
-    else:
-        src = resolve_dataset(cfg.dataset, cfg.dataset_config)
+    src = dataset_source(cfg)
     ds = load_dataset(**src.kwargs, split=cfg.split)
     splits = ds.train_test_split(test_size=cfg.test_size, seed=cfg.split_seed, shuffle=True)  # as the notebook
     if cfg.id_column:
