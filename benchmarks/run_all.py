@@ -1,6 +1,6 @@
 """Every speed benchmark of the course in one run, printed as one table (``make bench``).
 
-    python benchmarks/run_all.py [--size tiny|course] [--only preprocessing|inference|load_audio|wall]
+    python benchmarks/run_all.py [--size tiny|course] [--only preprocessing|inference|load_audio|gpu|wall]
                                  [--json FILE]
 
 Baseline and course figures of each measure sit side by side with their ratio (how many times
@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WALL_FILES = [HERE / "wall_times.json", REPO / "out" / "executed" / "summary.json"]
-BENCHES = ["preprocessing", "inference", "load_audio", "wall"]
+BENCHES = ["preprocessing", "inference", "load_audio", "gpu", "wall"]
 
 
 def machine() -> str:
@@ -91,7 +91,7 @@ def print_table(rows: list[dict]) -> None:
         met = "" if ratio is None or target is None else (" ok" if ratio >= target else " MISSED")
         lines.append([
             r.get("bench", ""), r.get("measure", ""), str(r.get("baseline", "")), str(r.get("course", "")),
-            f"{ratio:.2f}x" if ratio is not None else "", f">= {target:g}x{met}" if target is not None else "",
+            "" if ratio is None else "inf" if ratio == float("inf") else f"{ratio:.2f}x", f">= {target:g}x{met}" if target is not None else "",
             r.get("note", ""),
         ])
     widths = [max(len(h), *(len(line[i]) for line in lines)) if i < 6 else 0 for i, h in enumerate(header)]
