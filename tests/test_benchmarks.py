@@ -1,0 +1,55 @@
+"""The GPU benchmark (issue 7): it says why when it cannot run, and on a CPU (``--allow-cpu``) it
+trains DistilHuBERT's real architecture through notebook 05's code path on the tiny GTZAN stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from course_utils.builders import run_builds
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def bench_gpu(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import bench_gpu
+
+    yield bench_gpu
+    sys.modules.pop("bench_gpu", None)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+def test_gpu_benchmark_says_why_it_cannot_run(bench_gpu, tmp_path):
+    rows = bench_gpu.run("tiny")
+    assert len(rows) == 1 and rows[0]["note"].startswith("not run: no CUDA GPU")
+    rows = bench_gpu.run("tiny", data=str(tmp_path / "absent"), allow_cpu=True)
+    assert len(rows) == 1 and rows[0]["note"].startswith(f"not run: {tmp_path / 'absent'} is not built")
+
+
+def test_gpu_benchmark_trains_the_real_architecture_on_a_cpu(tmp_path):
+    data = Path(os.environ.get("COURSE_DATA") or REPO / ".course_data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COURSE_DATA", str(data))
+        run_builds(["gtzan"], size="tiny", log=lambda s: None)  # a no-op when `make test` built it
+    out = tmp_path / "gpu.json"
+    env = dict(os.environ, COURSE_MODE="offline", COURSE_DATA=str(data), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "benchmarks/bench_gpu.py", "--allow-cpu", "--size", "tiny", "--max-steps", "2",
+           "--batch-size", "2", "--json", str(out)]
+    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    value = {r["measure"].split(" (")[0]: r for r in rows}
+    # HuBERT-base's front end and two transformer layers: DistilHuBERT's 23.5 M parameters.
+    assert 23.3 < float(value["encoder parameters"]["course"]) < 23.7
+    assert "fp32" in value["encoder parameters"]["note"]  # never mixed precision on a CPU
+    assert "2 steps timed" in value["steps/s"]["note"] and float(value["steps/s"]["course"]) > 0
+    ten_epochs = next(r for r in rows if r["measure"].startswith("10 epochs"))
+    assert ten_epochs["baseline"] == "60" and ten_epochs["ratio"] == pytest.approx(60 / float(ten_epochs["course"]), rel=0.01)
