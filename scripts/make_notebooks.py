@@ -808,12 +808,20 @@ print(f"{type(model).__name__}: {model.num_parameters() / 1e6:.1f} M parameters"
 
 The published settings (GPU): learning rate 5e-5, batch size 8, 10 epochs, 10 % warm-up, mixed
 precision, the best epoch kept. They live in `configs/gtzan_finetune.yaml`, which the script
-`python -m course_utils.train` reads too; on a CPU its `cpu` profile trains fewer epochs so the
-lesson runs in minutes, offline the `standin` profile gives the small stand-in model a larger
-learning rate, a fourth epoch and the first 10 s of each song, and in CI the `tiny` profile applies. `training_args` builds `TrainingArguments`
-with today's names (`eval_strategy`, not `evaluation_strategy`; warm-up as `warmup_steps`, where
-a float below 1 is a fraction of all training steps) and
-turns on bf16/fp16 only when there is a GPU.
+`python -m course_utils.train` reads too. Profiles in that file adapt them to where the lesson runs:
+
+- `cpu` (no GPU): 3 epochs, so the lesson takes minutes;
+- `standin` (offline): a larger learning rate, a fourth epoch and the first 10 s of each song for the small stand-in;
+- `tiny` (CI): the tiny stand-ins, in seconds.
+"""),
+    code('''
+print("profiles applied:", ", ".join(cfg.applied_profiles) or "none (the published recipe)")
+print(f"epochs {cfg.num_epochs:g}, learning rate {cfg.lr:g}, batch size {cfg.batch_size}, songs cut at {cfg.max_seconds} s")
+'''),
+    md("""
+`training_args` builds an ordinary `TrainingArguments` with today's names (`eval_strategy`, not
+`evaluation_strategy`; warm-up as `warmup_steps`, where a float below 1 is a fraction of all
+training steps). It turns on bf16/fp16 only when there is a GPU.
 """),
     code('''
 import tempfile
@@ -821,7 +829,6 @@ from pathlib import Path
 from transformers import TrainingArguments
 from course_utils.training import configure_threads, training_args
 
-print("profiles applied:", ", ".join(cfg.applied_profiles) or "none (the published recipe)")
 if not torch.cuda.is_available():
     configure_threads()  # one thread on a small shared machine: see course_utils.training
 # Checkpoints and logs go to a scratch folder; its name is also the Hub repo name if you push.
@@ -830,11 +837,9 @@ args = training_args(output_dir, num_epochs=cfg.num_epochs, lr=cfg.lr, batch_siz
                      grad_accum=cfg.grad_accum, warmup=cfg.warmup, seed=cfg.seed, logging_steps=cfg.logging_steps,
                      save=cfg.save,  # a checkpoint per epoch, the best one reloaded at the end
                      remove_unused_columns=False)  # the preprocessing needs the raw audio column
-assert isinstance(args, TrainingArguments)  # an ordinary TrainingArguments: change any field you like
-print(f"{type(args).__name__}(eval_strategy={args.eval_strategy.value!r}, learning_rate={args.learning_rate}, "
-      f"per_device_train_batch_size={args.per_device_train_batch_size}, gradient_accumulation_steps={args.gradient_accumulation_steps}, "
-      f"num_train_epochs={args.num_train_epochs}, warmup_steps={args.warmup_steps}, bf16={args.bf16}, fp16={args.fp16}, "
-      f"load_best_model_at_end={args.load_best_model_at_end})")
+assert isinstance(args, TrainingArguments)  # change any field you like
+print(f"{type(args).__name__}(eval_strategy={args.eval_strategy.value!r}, warmup_steps={args.warmup_steps}, "
+      f"bf16={args.bf16}, fp16={args.fp16}, load_best_model_at_end={args.load_best_model_at_end})")
 '''),
     md("""
 `compute_metrics` turns the model's logits on the validation split into accuracy after each epoch.
