@@ -82,7 +82,8 @@ def _run(source, label, tmp: Path, epochs, max_steps, batch_size, num_workers) -
     cuda = torch.cuda.is_available()
     if num_workers is None:  # decoding 30 s songs on the CPU must keep up with the GPU
         num_workers = min(8, max(0, (os.cpu_count() or 1) - 1)) if cuda else 0
-    trainer_args = {"disable_tqdm": True, "dataloader_pin_memory": cuda}
+    # Evaluation is timed once, after training, and counted once per epoch in the estimate.
+    trainer_args = {"disable_tqdm": True, "dataloader_pin_memory": cuda, "eval_strategy": "no"}
     if max_steps:
         trainer_args["max_steps"] = max_steps
     cfg = load_config(profiles=[], overrides={  # the published recipe: no cpu/standin/tiny profile
