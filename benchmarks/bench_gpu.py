@@ -97,7 +97,7 @@ def _run(source, label, tmp: Path, epochs, max_steps, batch_size, num_workers) -
     trainer = make_trainer(cfg, data, model, args)
 
     class Clock(TrainerCallback):
-        """Wall-clock marks: training start, first step, and each epoch's training part (before its evaluation)."""
+        """Wall-clock marks: training start, the first step, and each epoch (steps and seconds)."""
 
         def __init__(self):
             self.marks: dict = {"epochs": []}
