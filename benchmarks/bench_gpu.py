@@ -64,7 +64,8 @@ def run(size: str = "course", data: str | None = None, *, epochs: float = 1, max
     import torch
 
     if not torch.cuda.is_available() and not allow_cpu:
-        return [{"bench": NAME, "measure": "-", "note": "not run: no CUDA GPU here (python benchmarks/bench_gpu.py on one)"}]
+        note = "not run: no CUDA GPU here (python benchmarks/bench_gpu.py on one)"
+        return [{"bench": NAME, "measure": "-", "note": note}]
     source, label = dataset(size, data)
     if source is None:
         return [{"bench": NAME, "measure": "-", "note": f"not run: {label} is not built "
@@ -160,7 +161,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=1, help="epochs to time (the estimate scales to 10)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default: cores - 1, at most 8)")
+    parser.add_argument("--num-workers", type=int, default=None,
+                        help="DataLoader workers (default: cores - 1, at most 8)")
     parser.add_argument("--allow-cpu", action="store_true", help="run without CUDA too (slow; for smoke tests)")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
     ns = parser.parse_args()

@@ -89,9 +89,11 @@ def print_table(rows: list[dict]) -> None:
         ratio = r.get("ratio")
         target = r.get("target")
         met = "" if ratio is None or target is None else (" ok" if ratio >= target else " MISSED")
+        # inf: the course's figure is zero (e.g. no cache bytes added)
+        shown = "" if ratio is None else "inf" if ratio == float("inf") else f"{ratio:.2f}x"
         lines.append([
             r.get("bench", ""), r.get("measure", ""), str(r.get("baseline", "")), str(r.get("course", "")),
-            "" if ratio is None else "inf" if ratio == float("inf") else f"{ratio:.2f}x", f">= {target:g}x{met}" if target is not None else "",
+            shown, f">= {target:g}x{met}" if target is not None else "",
             r.get("note", ""),
         ])
     widths = [max(len(h), *(len(line[i]) for line in lines)) if i < 6 else 0 for i, h in enumerate(header)]
