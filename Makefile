@@ -13,10 +13,11 @@ course: setup  ## build the offline stand-ins if the Hub is unreachable, run eve
 	$(PY) -m course_utils course
 
 test: setup  ## the whole test suite, offline, on tiny stand-ins
-	COURSE_MODE=offline COURSE_SIZE=tiny COURSE_DATA=$(TEST_DATA) $(PY) -m course_utils build --size tiny
+	COURSE_MODE=offline COURSE_SIZE=tiny COURSE_DATA=$(TEST_DATA) $(PY) -m course_offline build --size tiny
 	COURSE_MODE=offline COURSE_SIZE=tiny COURSE_DATA=$(TEST_DATA) $(PY) -m pytest
 
-lab: setup  ## JupyterLab on the notebooks
+lab: setup  ## JupyterLab on the notebooks (offline: the local Hub of stand-ins is started first)
+	$(PY) -m course_utils world
 	$(PY) -m jupyter lab notebooks/
 
 bench: setup  ## side-by-side speed and memory figures on the course-size stand-ins

@@ -48,13 +48,14 @@ def architecture_folder(folder: Path) -> str:
 
 def dataset(size: str, data: str | None) -> tuple[str | None, str]:
     """The GTZAN to train on: ``data``, else the Hub's online, else the stand-in of ``size`` if built."""
-    from course_utils.hub import course_mode, standin_dir
+    from course_offline.store import revision_dir
+    from course_utils.hub import course_mode
 
     if data:
         return (data if Path(data).is_dir() else None), data
     if course_mode() == "hub":
         return "marsyas/gtzan", "marsyas/gtzan (the real GTZAN)"
-    folder = standin_dir("dataset", "gtzan", size)
+    folder = revision_dir("marsyas/gtzan", size=size)  # the stand-in's parquet branch, read as a folder
     return (str(folder) if folder.is_dir() else None), f"gtzan stand-in, {size}"
 
 
@@ -69,7 +70,7 @@ def run(size: str = "course", data: str | None = None, *, epochs: float = 1, max
     source, label = dataset(size, data)
     if source is None:
         return [{"bench": NAME, "measure": "-", "note": f"not run: {label} is not built "
-                 f"(python -m course_utils build --only gtzan --size {size})"}]
+                 f"(python -m course_offline build --only gtzan --size {size})"}]
     with tempfile.TemporaryDirectory(prefix="bench-gpu-") as tmp:
         return _run(source, label, Path(tmp), epochs, max_steps, batch_size, num_workers)
 

@@ -45,13 +45,13 @@ def _run(size: str, data: str | None, max_clips: int, cache: str) -> list[dict]:
     from datasets import Audio, load_dataset
 
     from course_utils import AudioDecodeError, load_audio
-    from course_utils.hub import standin_dir
+    from course_offline.store import revision_dir
 
-    folder = Path(data) if data else standin_dir("dataset", "gtzan", size)
+    folder = Path(data) if data else revision_dir("marsyas/gtzan", size=size)
     if not folder.is_dir():
         return [{"bench": NAME, "measure": "-", "note": f"not run: {folder} is not built "
-                 f"(python -m course_utils build --only gtzan --size {size})"}]
-    ds = load_dataset(str(folder), "all", split="train", cache_dir=cache)
+                 f"(python -m course_offline build --only gtzan --size {size})"}]
+    ds = load_dataset(str(folder), data_dir="all", split="train", cache_dir=cache)
     raw = ds.cast_column("audio", Audio(decode=False))
     items, arrays, rates, picked = [], [], [], []
     for i, item in enumerate(raw["audio"]):

@@ -52,18 +52,18 @@ def written_bytes() -> int | None:
 
 def extractor_dir(tmp: Path) -> str:
     """The DistilHuBERT stand-in's folder if it is built, else its feature extractor alone."""
-    from course_utils.hub import StandInNotBuilt, resolve_model
+    from course_offline.store import standin_dir
 
-    try:
-        return resolve_model("ntu-spml/distilhubert")
-    except StandInNotBuilt:
-        from transformers import Wav2Vec2FeatureExtractor
-
-        folder = tmp / "extractor"
-        # The settings of ntu-spml/distilhubert's preprocessor_config.json.
-        Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=False,
-                                 return_attention_mask=False).save_pretrained(folder)
+    folder = standin_dir("model", "distilhubert")
+    if folder.is_dir():
         return str(folder)
+    from transformers import Wav2Vec2FeatureExtractor
+
+    folder = tmp / "extractor"  # not built: the same extractor, written here
+    # The settings of ntu-spml/distilhubert's preprocessor_config.json.
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=False,
+                             return_attention_mask=False).save_pretrained(folder)
+    return str(folder)
 
 
 # --- the two ways, each run in a child process ----------------------------------------------------
@@ -83,10 +83,10 @@ def published(data: str, extractor: str, drop: list[str], check: list[str], out:
     from transformers import AutoFeatureExtractor, DataCollatorWithPadding
 
     if warm:  # loaded once before (its Arrow copy made): measure what preprocessing adds
-        load_dataset(data, "all", split="train")
+        load_dataset(data, data_dir="all", split="train")
         _mark()
     start = time.perf_counter()
-    gtzan = load_dataset(data, "all", split="train")
+    gtzan = load_dataset(data, data_dir="all", split="train")
     if drop:  # the Hub's conversion has no undecodable row; the recipe would stop on one
         gtzan = gtzan.select([i for i, f in enumerate(gtzan["file"]) if f not in set(drop)])
     gtzan = gtzan.train_test_split(seed=42, shuffle=True, test_size=0.1)
@@ -135,7 +135,7 @@ def course(data: str, extractor: str, drop: list[str], check: list[str], out: Pa
     cfg = load_config(profiles=[], overrides={"dataset": data, "model": extractor,
                                               "cache_dir": os.environ["HF_DATASETS_CACHE"]})
     if warm:
-        load_dataset(**dataset_source(cfg).kwargs, split=cfg.split)
+        load_dataset(**dataset_source(cfg), split=cfg.split)
         _mark()
     start = time.perf_counter()
     d = prepare_data(cfg, log=lambda s: None)
@@ -187,9 +187,9 @@ def child(args) -> None:
 
 
 def dataset_folder(size: str, data: str | None) -> tuple[Path | None, str]:
-    from course_utils.hub import standin_dir
+    from course_offline.store import revision_dir
 
-    folder = Path(data) if data else standin_dir("dataset", "gtzan", size)
+    folder = Path(data) if data else revision_dir("marsyas/gtzan", size=size)
     label = f"{folder}" if data else f"gtzan stand-in, {size}"
     return (folder if folder.is_dir() else None), label
 
@@ -199,7 +199,7 @@ def run(size: str = "course", data: str | None = None) -> list[dict]:
     folder, label = dataset_folder(size, data)
     if folder is None:
         return [{"bench": NAME, "measure": "-", "note": f"not run: {label} is not built "
-                 f"(python -m course_utils build --only gtzan --size {size})"}]
+                 f"(python -m course_offline build --only gtzan --size {size})"}]
     os.environ.setdefault("COURSE_MODE", "offline")
     tmp = Path(tempfile.mkdtemp(prefix="bench-prep-"))
     try:
@@ -214,7 +214,7 @@ def _run(folder: Path, label: str, tmp: Path) -> list[dict]:
 
     from course_utils.preprocessing import filter_decodable
 
-    rows = load_dataset(str(folder), "all", split="train", cache_dir=str(tmp / "parent-cache"))
+    rows = load_dataset(str(folder), data_dir="all", split="train", cache_dir=str(tmp / "parent-cache"))
     good = filter_decodable(rows, "audio", "file", max_seconds=1.0)
     drop = sorted(set(rows["file"]) - set(good["file"]))
     check = good["file"][:CHECK_CLIPS]

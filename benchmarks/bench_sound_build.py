@@ -31,7 +31,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
     for name in [args.only] if args.only else ["esc50", "gtzan"]:
-        module = importlib.import_module(f"course_utils.builders.{name}")
+        module = importlib.import_module(f"course_offline.builders.{name}")
         missing = module.missing_tools()
         if missing:
             print(f"{name}: cannot build, missing: {'; '.join(missing)}")

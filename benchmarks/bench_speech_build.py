@@ -45,7 +45,7 @@ def main() -> None:
           f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f}")
     print(f"{'corpus':16} {'clips':>7} {'skipped':>7} {'wall s':>7} {'cpu s':>7} {'clips/s':>8} {'clips/cpu-s':>11} {'MB':>7}")
     for name in args.only or NAMES:
-        module = importlib.import_module(f"course_utils.builders.{name}")
+        module = importlib.import_module(f"course_offline.builders.{name}")
         missing = getattr(module, "missing_tools", lambda: [])()
         if missing:
             print(f"{name:16} not built: {'; '.join(missing)}")

@@ -27,7 +27,7 @@ def main() -> None:
 
     from transformers import ASTFeatureExtractor, ClapFeatureExtractor
 
-    from course_utils.builders import model_clap
+    from course_offline.builders import model_clap
     from course_utils.fbank import kaldi_fbank
     from course_utils.training import configure_threads
 

@@ -7,35 +7,23 @@ One module per responsibility:
 - ``preprocessing`` turning clips into model inputs for fine-tuning
 - ``training``      training presets (``TrainingArguments`` that fit the hardware)
 - ``metrics``       accuracy, ``compute_metrics``, a local ``evaluate`` metric
-- ``hub``           the Hub/offline switch and the resolvers
-- ``builders``      the offline stand-in datasets and checkpoints
+- ``hub``           which world the lessons run in: the Hub, or the local Hub of stand-ins
 - ``doctor``        environment checks with a fix for each problem
 """
 
 from .audio import AudioDecodeError, load_audio, resample, to_pipeline_input
-from .hub import (
-    DatasetSource,
-    StandInNotBuilt,
-    course_mode,
-    course_size,
-    data_dir,
-    describe_world,
-    resolve_dataset,
-    resolve_model,
-)
+from .hub import World, course_mode, course_size, data_dir, describe_world, start_world
 
 __all__ = [
     "AudioDecodeError",
-    "DatasetSource",
-    "StandInNotBuilt",
+    "World",
     "course_mode",
     "course_size",
     "data_dir",
     "describe_world",
     "load_audio",
     "resample",
-    "resolve_dataset",
-    "resolve_model",
+    "start_world",
     "to_pipeline_input",
 ]
 __version__ = "0.1.0"

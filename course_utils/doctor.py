@@ -72,10 +72,11 @@ def _data_dir() -> tuple[bool, str, str]:
 
 
 def _standins() -> tuple[bool, str, str]:
-    from .builders import BUILDERS
+    from course_offline.builders import BUILDERS
+    from course_offline.store import standin_dir
 
     size = hub.course_size()
-    built = [b.name for b in BUILDERS.values() if hub.standin_dir(b.kind, b.name, size).is_dir()]
+    built = [b.name for b in BUILDERS.values() if standin_dir(b.kind, b.name, size).is_dir()]
     # the stand-ins and lesson 5's from-random baseline
     text = f"offline builds ({size}): {len(built)}/{len(BUILDERS)} built"
     return True, text, ""  # informative: `make course` builds what is missing

@@ -1,86 +1,31 @@
-"""The switch between the Hugging Face Hub and the offline stand-ins.
+"""Which world the lessons run in: the Hugging Face Hub, or offline through a local Hub of stand-ins.
 
-``COURSE_MODE`` is ``hub``, ``offline`` or ``auto`` (default). ``HF_HUB_OFFLINE=1`` means offline.
-``auto`` probes the Hub once per process with a short timeout. Online, the resolvers return the real
-Hub ids; offline, the folders of locally built stand-ins under ``$COURSE_DATA/<size>/``. Every
-fallback to a stand-in is announced once, so nobody mistakes it for the real thing.
+Both worlds make the same calls with the same Hub ids (``load_dataset("PolyAI/minds14", ...)``,
+``pipeline(model="MIT/...")``). Offline, ``start_world`` points the Hugging Face clients at a
+Hub-API server on 127.0.0.1 (``HF_ENDPOINT``) that serves locally built stand-ins under the real
+ids, with a Hugging Face cache of its own (``HF_HOME``), so a stand-in never enters the learner's
+own cache and nothing waits on a network timeout.
+
+``COURSE_MODE`` is ``hub``, ``offline`` or ``auto`` (default: probe the Hub; ``HF_HUB_OFFLINE=1``
+means offline).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
+import sys
+import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = [
-    "DATASETS",
-    "MODELS",
-    "DatasetSource",
-    "StandInNotBuilt",
-    "course_mode",
-    "course_size",
-    "data_dir",
-    "standin_dir",
-    "hub_reachable",
-    "resolve_dataset",
-    "resolve_model",
-    "describe_world",
-]
+__all__ = ["World", "course_mode", "course_size", "data_dir", "describe_world", "hub_reachable", "start_world"]
 
 MODES = ("hub", "offline", "auto")
 SIZES = ("tiny", "course")
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """A Hub dataset the course uses and the builder of its offline stand-in."""
-
-    hub_id: str
-    builder: str
-    # Script-based repositories: current `datasets` refuses their loading script, so online we
-    # read the Hub's automatic parquet conversion instead.
-    revision: str | None = None
-    aliases: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A Hub checkpoint the course uses and the builder of its offline stand-in."""
-
-    hub_id: str
-    builder: str
-
-
-PARQUET = "refs/convert/parquet"
-DATASETS = {
-    spec.hub_id: spec
-    for spec in [
-        DatasetSpec("PolyAI/minds14", "minds14", revision=PARQUET),
-        DatasetSpec("google/speech_commands", "speech_commands", revision=PARQUET, aliases=("speech_commands",)),
-        DatasetSpec("google/fleurs", "fleurs", revision=PARQUET),
-        DatasetSpec("ashraq/esc50", "esc50"),
-        DatasetSpec("marsyas/gtzan", "gtzan", revision=PARQUET),
-    ]
-}
-MODELS = {
-    spec.hub_id: spec
-    for spec in [
-        ModelSpec("anton-l/xtreme_s_xlsr_300m_minds14", "xlsr-minds14"),
-        ModelSpec("MIT/ast-finetuned-speech-commands-v2", "ast-speech-commands"),
-        ModelSpec("sanchit-gandhi/whisper-medium-fleurs-lang-id", "whisper-fleurs-lang-id"),
-        ModelSpec("laion/clap-htsat-unfused", "clap-htsat-unfused"),
-        ModelSpec("ntu-spml/distilhubert", "distilhubert"),
-    ]
-}
-
-
-class StandInNotBuilt(FileNotFoundError):
-    """Offline, and the stand-in for a Hub id has not been built yet."""
+HUB = "https://huggingface.co"
 
 
 # --- settings, read from the environment each call (no hidden globals) --------------------------
@@ -95,7 +40,7 @@ def course_size() -> str:
 
 
 def data_dir() -> Path:
-    """``$COURSE_DATA``, default ``~/.cache/audio-course``: where offline assets live."""
+    """``$COURSE_DATA``, default ``~/.cache/audio-course``: where the offline world lives."""
     root = os.environ.get("COURSE_DATA")
     if root:
         return Path(root).expanduser()
@@ -103,23 +48,28 @@ def data_dir() -> Path:
     return Path(cache) / "audio-course"
 
 
-def standin_dir(kind: str, builder: str, size: str | None = None) -> Path:
-    """Folder of a built stand-in: ``$COURSE_DATA/<size>/<kind>s/<builder>``."""
-    if kind not in ("dataset", "model"):
-        raise ValueError(f"kind must be 'dataset' or 'model', not {kind!r}")
-    return data_dir() / (size or course_size()) / f"{kind}s" / builder
+def _replica_endpoint() -> str | None:
+    """The local Hub's URL when this process (or its parent) started the offline world."""
+    return os.environ.get("COURSE_LOCAL_HUB")
 
 
 @functools.lru_cache(maxsize=None)
-def hub_reachable(timeout: float | None = None) -> bool:
-    """One short request to the Hub; the answer is cached for the life of the process."""
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    timeout = float(timeout or os.environ.get("COURSE_PROBE_TIMEOUT", 3))
-    try:
-        with urllib.request.urlopen(f"{endpoint}/api/models?limit=1", timeout=timeout) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
+def hub_reachable(endpoint: str = HUB, timeouts: tuple[float, ...] = (3.0, 10.0)) -> bool:
+    """Ask the Hub once, then once more with a longer wait; cached for the life of the process.
+    Says what it tried when the Hub does not answer."""
+    waited = 0.0
+    for timeout in timeouts:
+        start = time.monotonic()
+        try:
+            with urllib.request.urlopen(f"{endpoint}/api/models?limit=1", timeout=timeout) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+        waited += time.monotonic() - start
+    print(f"The Hub did not answer: {endpoint} ({reason}; {len(timeouts)} tries, {waited:.1f} s in all).\n"
+          "  Going offline. To decide yourself: COURSE_MODE=hub (retry the Hub) or COURSE_MODE=offline.")
+    return False
 
 
 def _truthy(value: str | None) -> bool:
@@ -131,131 +81,115 @@ def course_mode() -> str:
     mode = os.environ.get("COURSE_MODE", "auto").strip().lower()
     if mode not in MODES:
         raise ValueError(f"COURSE_MODE={mode!r}: expected one of {MODES}")
-    if _truthy(os.environ.get("HF_HUB_OFFLINE")):
-        mode = "offline"
-    elif mode == "auto":
-        mode = "hub" if hub_reachable() else "offline"
-    if mode == "offline":
-        # Libraries imported after this point never wait on a network timeout.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-        os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    if mode == "auto" and (_truthy(os.environ.get("HF_HUB_OFFLINE")) or _replica_endpoint()):
+        return "offline"
+    if mode == "auto":
+        endpoint = os.environ.get("HF_ENDPOINT", HUB).rstrip("/")
+        return "hub" if hub_reachable(endpoint) else "offline"
     return mode
+
+
+@dataclass(frozen=True)
+class World:
+    """Where the Hugging Face clients of this process go."""
+
+    mode: str  # "hub" or "offline"
+    endpoint: str
+    size: str
+    hf_home: str | None = None
+    env: dict = field(default_factory=dict)  # what start_world sets in the environment
+
+    @property
+    def offline(self) -> bool:
+        return self.mode == "offline"
+
+    def __str__(self) -> str:
+        if not self.offline:
+            return f"Mode: hub - the real checkpoints and datasets, from {self.endpoint}."
+        return (f"Mode: offline - a local Hub at {self.endpoint} serves stand-ins under the real ids "
+                f"(size '{self.size}', built under {data_dir() / self.size}).\n"
+                "  They are synthesised and trained on this machine: NOT the real Hub datasets and models.")
+
+
+def start_world(quiet: bool = False, *, apply: bool = True) -> World:
+    """Decide the world and point the Hugging Face clients at it; call it before importing them.
+
+    Offline, it starts the local Hub (or reuses the one already running) and sets ``HF_ENDPOINT``
+    and ``HF_HOME`` for this process and the processes it starts. Running it again is harmless.
+    ``apply=False`` leaves this process's environment alone and returns it in ``World.env``, for a
+    process that only starts others (``make course``'s runner).
+    """
+    mode = course_mode()
+    if mode == "hub":
+        endpoint = os.environ.get("HF_ENDPOINT", HUB).rstrip("/")
+        if _replica_endpoint() and endpoint == _replica_endpoint():
+            raise RuntimeError(f"COURSE_MODE=hub, but HF_ENDPOINT={endpoint} is the course's local Hub of "
+                               "stand-ins. Unset HF_ENDPOINT and COURSE_LOCAL_HUB, or use COURSE_MODE=offline.")
+        world = World("hub", endpoint, course_size())
+    else:
+        from course_offline import local_hub  # the offline world's package, beside this one
+
+        endpoint = local_hub.ensure_running(course_size())
+        env = _client_settings(endpoint, local_hub.hf_home(course_size()))
+        if apply:
+            _point_clients_at(env)
+            _explain_a_dead_local_hub(endpoint, local_hub.restart_command(course_size()))
+        world = World("offline", endpoint, course_size(), env["HF_HOME"], env)
+    if not quiet:
+        print(world)
+    return world
+
+
+def _client_settings(endpoint: str, hf_home: Path) -> dict:
+    return {"HF_ENDPOINT": endpoint, "HF_HOME": str(hf_home), "COURSE_LOCAL_HUB": endpoint, "COURSE_MODE": "offline",
+            "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+
+
+def _point_clients_at(settings: dict) -> None:
+    endpoint = settings["HF_ENDPOINT"]
+    loaded = sys.modules.get("huggingface_hub.constants")
+    if loaded is not None and loaded.ENDPOINT.rstrip("/") != endpoint:
+        raise RuntimeError(
+            f"huggingface_hub was imported before the course chose its world, so it would still go to "
+            f"{loaded.ENDPOINT}, not to the local Hub at {endpoint}. Restart the kernel (or the "
+            "interpreter) and run the first cell before anything else.")
+    os.environ.update(settings)
+    # The clients must reach the local Hub: their own offline switches would stop every request.
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        os.environ.pop(name, None)
+
+
+def _explain_a_dead_local_hub(endpoint: str, restart: str) -> None:
+    """In a notebook, add one line to a traceback that comes from a local Hub that stopped answering."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    def handler(shell, etype, value, tb, tb_offset=None):
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        seen, error = [], value
+        while error is not None and error not in seen:  # the exception and what caused it
+            seen.append(error)
+            error = error.__cause__ or error.__context__
+        connection = any(isinstance(e, ConnectionError) or "Connect" in type(e).__name__ for e in seen)
+        if connection and not _answers(endpoint):
+            print(f"The local Hub at {endpoint} is not answering. Re-run the first cell (it starts it again), "
+                  f"or in a terminal: {restart}", file=sys.stderr)
+
+    shell.set_custom_exc((Exception,), handler)
+
+
+def _answers(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/api/course-replica", timeout=2):
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def describe_world() -> str:
     """One line for a notebook's first cell: which world are we in?"""
-    if course_mode() == "hub":
-        return "Mode: hub - real checkpoints and datasets from the Hugging Face Hub."
-    return (
-        f"Mode: offline - local stand-ins (size '{course_size()}', under {data_dir()}); "
-        "they are synthesised and trained on this machine, not the real Hub assets."
-    )
-
-
-# --- resolvers -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DatasetSource:
-    """Where to load a dataset from; ``load_dataset(**source.kwargs, split=...)`` works in both worlds."""
-
-    hub_id: str
-    path: str
-    name: str | None = None
-    revision: str | None = None
-    standin: bool = False
-    cache_dir: str | None = None
-
-    @property
-    def kwargs(self) -> dict:
-        out = {"path": self.path}
-        for key in ("name", "revision", "cache_dir"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        return out
-
-    def __str__(self) -> str:
-        return self.path
-
-
-_announced: set[tuple[str, str | None]] = set()
-
-
-def _announce(hub_id: str, config: str | None, folder: Path, what: str) -> None:
-    key = (hub_id, config)
-    if key in _announced:
-        return
-    _announced.add(key)
-    shown = f"{hub_id} ({config})" if config else hub_id
-    print(f"[offline stand-in] {shown} -> {folder}\n  a locally built {what}, NOT the real Hub {what}.")
-
-
-def _dataset_spec(hub_id: str) -> DatasetSpec | None:
-    for spec in DATASETS.values():
-        if hub_id == spec.hub_id or hub_id in spec.aliases:
-            return spec
-    return None
-
-
-def resolve_dataset(hub_id: str, config: str | None = None) -> DatasetSource:
-    """Online: the Hub id (with the parquet conversion where the repo is script-based).
-    Offline: the stand-in folder, which ``load_dataset(folder, config, split=...)`` reads with the
-    Hub dataset's columns, feature types and label names."""
-    spec = _dataset_spec(hub_id)
-    if course_mode() == "hub":
-        if spec is None:
-            return DatasetSource(hub_id, hub_id, config)
-        return DatasetSource(spec.hub_id, spec.hub_id, config, spec.revision)
-    if spec is None:
-        known = ", ".join(sorted(DATASETS))
-        raise StandInNotBuilt(f"{hub_id}: offline, and the course has no stand-in for it (stand-ins exist for {known})")
-    folder = _built(standin_dir("dataset", spec.builder), hub_id, spec.builder)
-    _announce(spec.hub_id, config, folder, "dataset")
-    return DatasetSource(spec.hub_id, str(folder), config, None, standin=True, cache_dir=str(dataset_cache_dir(folder)))
-
-
-def resolve_model(hub_id: str) -> str:
-    """Online: the Hub id. Offline: the stand-in folder, for ``pipeline(model=...)``/``from_pretrained``."""
-    if course_mode() == "hub":
-        return hub_id
-    spec = MODELS.get(hub_id)
-    if spec is None:
-        known = ", ".join(sorted(MODELS))
-        raise StandInNotBuilt(f"{hub_id}: offline, and the course has no stand-in for it (stand-ins exist for {known})")
-    folder = _built(standin_dir("model", spec.builder), hub_id, spec.builder)
-    _announce(hub_id, None, folder, "model")
-    return str(folder)
-
-
-def dataset_cache_dir(folder: str | os.PathLike) -> Path:
-    """A ``datasets`` cache folder for one local dataset folder and its current contents.
-
-    ``datasets`` keys its cache of a local folder on the folder's name and file layout, not on
-    its contents: the tiny and course builds of one stand-in (or a folder rebuilt or replaced)
-    would share a cache, and the second would silently load the first one's rows. A built
-    stand-in is told apart by its build fingerprint; any other folder by its files' paths, sizes
-    and modification times.
-    """
-    folder = Path(folder).expanduser().resolve()
-    try:
-        key = json.loads((folder / ".course_build.json").read_text())["fingerprint"][:16]
-        root = folder.parent.parent
-    except (OSError, ValueError, KeyError):
-        h = hashlib.sha256(str(folder).encode())
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            st = path.stat()
-            h.update(f"{path.relative_to(folder)}|{st.st_size}|{st.st_mtime_ns}".encode())
-        key, root = h.hexdigest()[:16], data_dir()
-    return root / ".hf_cache" / f"{folder.name}-{key}"
-
-
-def _built(folder: Path, hub_id: str, builder: str) -> Path:
-    # A folder only appears once its build finished (builds are renamed into place).
-    if not folder.is_dir():
-        raise StandInNotBuilt(
-            f"{hub_id}: offline, and its stand-in is not built yet ({folder} is missing).\n"
-            f"Build it with:  COURSE_SIZE={course_size()} python -m course_utils build --only {builder}\n"
-            "(or `make course`, which builds every stand-in)."
-        )
-    return folder
+    return str(start_world(quiet=True))

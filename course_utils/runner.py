@@ -56,11 +56,13 @@ def summary_table(rows: list[dict]) -> str:
 
 def run_course(size: str, timeout: int = 3600, only: list[str] | None = None,
                notebooks: Path | None = None, out_dir: Path | None = None) -> int:
-    mode = hub.course_mode()
-    print(hub.describe_world())
+    # First, so that the notebooks' kernels inherit the world (offline: HF_ENDPOINT of the local
+    # Hub, which serves each stand-in as soon as its build lands).
+    world = hub.start_world(apply=False)
+    mode = world.mode
     build_seconds = None
-    if mode == "offline":
-        from .builders import BuildError, default_jobs, run_builds
+    if world.offline:
+        from course_offline.builders import BuildError, default_jobs, run_builds
 
         start = time.perf_counter()
         try:
@@ -69,7 +71,7 @@ def run_course(size: str, timeout: int = 3600, only: list[str] | None = None,
             print(f"Some stand-ins could not be built; notebooks that need them will say so.\n{error}")
         build_seconds = time.perf_counter() - start
     report_dir = Path(tempfile.mkdtemp(prefix="course-report-"))
-    env = {"COURSE_SIZE": size, "COURSE_MODE": mode, "COURSE_REPORT_DIR": str(report_dir)}
+    env = {**world.env, "COURSE_SIZE": size, "COURSE_MODE": mode, "COURSE_REPORT_DIR": str(report_dir)}
     rows = []
     out_dir = out_dir or repo_root() / "out" / "executed"
     for path in notebook_paths(only, notebooks):

@@ -54,8 +54,9 @@ PROFILES = {
 class TrainConfig:
     """One fine-tuning run; the defaults are the published GTZAN recipe."""
 
-    dataset: str = "marsyas/gtzan"  # a Hub id (resolved like the notebook) or a folder
-    dataset_config: str | None = "all"
+    dataset: str = "marsyas/gtzan"  # a Hub id (offline: served by the local Hub) or a folder
+    data_dir: str | None = "all"  # the configuration's folder on the parquet branch
+    revision: str | None = "refs/convert/parquet"  # GTZAN's main holds a loading script, refused today
     split: str = "train"
     audio_column: str = "audio"
     label_column: str = "genre"
@@ -63,7 +64,7 @@ class TrainConfig:
     test_size: float = 0.1
     split_seed: int = 42
     max_seconds: float | None = 30.0
-    cache_dir: str | None = None  # datasets' Arrow copy of the data; None: beside the stand-in offline, HF's online
+    cache_dir: str | None = None  # datasets' Arrow copy of the data; None: the datasets cache of this world
     model: str = "ntu-spml/distilhubert"
     init: str = "pretrained"  # or "random": the same architecture and run without the pre-trained weights
     model_config: dict = field(default_factory=dict)
@@ -206,28 +207,28 @@ class Data:
 
 
 def model_path(cfg: TrainConfig) -> str:
-    """``cfg.model`` as a folder if it is one, else resolved (the Hub id online, its stand-in offline)."""
-    from .hub import resolve_model
-
+    """``cfg.model``: a folder as it is, else the Hub id (offline, the local Hub serves its stand-in)."""
     if Path(cfg.model).expanduser().is_dir():
         return str(Path(cfg.model).expanduser())
-    return resolve_model(cfg.model)
+    return cfg.model
 
 
-def dataset_source(cfg: TrainConfig):
-    """Where ``cfg.dataset`` loads from: a folder as it is, else resolved (the Hub id online, its
-    stand-in offline); ``cfg.cache_dir`` replaces the datasets cache folder."""
-    from .hub import DatasetSource, dataset_cache_dir, resolve_dataset
+def dataset_source(cfg: TrainConfig) -> dict:
+    """The ``load_dataset`` keyword arguments for ``cfg``: the Hub id with its revision and data_dir
+    (the notebook's call), or a folder laid out like the repository; ``cfg.cache_dir`` replaces
+    the datasets cache folder."""
+    folder = Path(cfg.dataset).expanduser()
+    kwargs = {"path": cfg.dataset, "data_dir": cfg.data_dir}
+    if folder.is_dir():
+        from course_offline.store import dataset_cache_dir  # a stand-in's folder: keyed on its content
 
-    if Path(cfg.dataset).expanduser().is_dir():  # a folder with the Hub dataset's layout
-        folder = Path(cfg.dataset).expanduser()
-        src = DatasetSource(cfg.dataset, str(folder), cfg.dataset_config, cache_dir=str(dataset_cache_dir(folder)))
-    else:
-        src = resolve_dataset(cfg.dataset, cfg.dataset_config)
+        kwargs["cache_dir"] = str(dataset_cache_dir(folder))
+    elif cfg.revision:
+        kwargs["revision"] = cfg.revision
     if cfg.cache_dir:  # a local folder's copy keeps its content key, so tiny and course never mix
-        sub = Path(src.cache_dir).name if src.cache_dir else ""
-        src = dataclasses.replace(src, cache_dir=str(Path(cfg.cache_dir).expanduser() / sub))
-    return src
+        sub = Path(kwargs["cache_dir"]).name if "cache_dir" in kwargs else ""
+        kwargs["cache_dir"] = str(Path(cfg.cache_dir).expanduser() / sub)
+    return {k: v for k, v in kwargs.items() if v is not None}
 
 
 def prepare_data(cfg: TrainConfig, *, log: Callable[[str], None] = print) -> Data:
@@ -242,7 +243,7 @@ def prepare_data(cfg: TrainConfig, *, log: Callable[[str], None] = print) -> Dat
     from .preprocessing import AudioPreprocessor, filter_decodable, undecoded
 
     src = dataset_source(cfg)
-    ds = load_dataset(**src.kwargs, split=cfg.split)
+    ds = load_dataset(**src, split=cfg.split)
     splits = ds.train_test_split(test_size=cfg.test_size, seed=cfg.split_seed, shuffle=True)  # as the notebook
     if cfg.id_column:
         # A header check (first second of each clip) is cheap and keeps the batches of all
@@ -268,9 +269,12 @@ def prepare_data(cfg: TrainConfig, *, log: Callable[[str], None] = print) -> Dat
     )
     keep = [c for c in (cfg.audio_column, cfg.label_column, cfg.id_column) if c]
     train, test = (undecoded(splits[s].select_columns(keep), cfg.audio_column) for s in ("train", "test"))
-    log(f"[data] {src.path}: {len(train)} train / {len(test)} eval clips, {len(names)} labels, "
+    log(f"[data] {src['path']}: {len(train)} train / {len(test)} eval clips, {len(names)} labels, "
         f"max {cfg.max_seconds} s at {extractor.sampling_rate} Hz, decoded on the fly")
-    return Data(train, test, prep, extractor, id2label, label2id, src.path, src.standin)
+    from .hub import course_mode
+
+    standin = Path(cfg.dataset).expanduser().is_dir() or course_mode() == "offline"
+    return Data(train, test, prep, extractor, id2label, label2id, src["path"], standin)
 
 
 def build_model(cfg: TrainConfig, data: Data):
@@ -448,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="apply this profile of the config (repeatable; default: cpu/tiny as they match)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="settings that win over the file")
     ns = parser.parse_args(argv)
+    from .hub import start_world
+
+    start_world()  # before the Hugging Face libraries are imported: the Hub, or offline the local Hub
     try:
         cfg = load_config(ns.config, ns.overrides, ns.profile)
     except ValueError as error:

@@ -67,6 +67,12 @@ if importlib.util.find_spec("course_utils") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{{REPO_URL}}"], check=True)
     subprocess.run([sys.executable, "-m", "course_utils", "install-torchcodec"], check=True)
 
+import course_utils
+# Before the Hugging Face libraries are imported: online they use the Hub; offline they are pointed
+# at a local Hub on this machine that serves stand-ins under the same ids.
+world = course_utils.start_world()
+OFFLINE = world.offline
+
 import warnings
 # Silenced on purpose, each a known message that a learner can do nothing about:
 warnings.filterwarnings("ignore", message=".*pipelines sequentially on GPU.*")  # we loop over a few clips on purpose
@@ -82,13 +88,11 @@ import numpy as np
 import torch
 from transformers import set_seed
 
-import course_utils
 from course_utils import display
 
 set_seed(0)
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 SIZE = course_utils.course_size()  # "tiny" in CI, "course" for learners
-print(course_utils.describe_world())
 print(f"Device: {{DEVICE}}, size: {{SIZE}}")
 '''
 
@@ -114,14 +118,15 @@ classify it with a fine-tuned XLS-R model, and then measure how often the model 
     md("""
 ## Load one language of MINDS-14
 
-`resolve_dataset` returns where to load from: the Hub id online, or the locally built stand-in
-offline (same columns, same label names). Everything after that is plain 🤗 Datasets.
+The dataset's repository holds a loading script, which today's 🤗 Datasets refuses to run, so we read
+the Hub's own parquet conversion of it: the branch `refs/convert/parquet`, with one folder per configuration
+(`data_dir` picks one). Offline, the same call reaches the local Hub's stand-in, which has the same
+columns and label names.
 """),
     code('''
 from datasets import load_dataset
 
-src = course_utils.resolve_dataset("PolyAI/minds14", "en-AU")
-minds = load_dataset(**src.kwargs, split="train")
+minds = load_dataset("PolyAI/minds14", data_dir="en-AU", revision="refs/convert/parquet", split="train")
 minds
 '''),
     md("The label we want to predict is `intent_class`, a `ClassLabel` with 14 names:"),
@@ -153,8 +158,7 @@ The checkpoint `anton-l/xtreme_s_xlsr_300m_minds14` is XLS-R (a wav2vec 2.0 mode
     code('''
 from transformers import pipeline
 
-classifier = pipeline("audio-classification", model=course_utils.resolve_model("anton-l/xtreme_s_xlsr_300m_minds14"),
-                      device=DEVICE)
+classifier = pipeline("audio-classification", model="anton-l/xtreme_s_xlsr_300m_minds14", device=DEVICE)
 '''),
     code(f'''
 {CHECK}
@@ -187,8 +191,8 @@ model is multilingual, and en-AU alone has too few held-out clips at the tiny si
 """),
     code('''
 N_EVAL = {"tiny": 60, "course": 300}[SIZE]
-if src.standin:
-    pool = load_dataset(**course_utils.resolve_dataset("PolyAI/minds14", "all").kwargs, split="train")
+if OFFLINE:
+    pool = load_dataset("PolyAI/minds14", data_dir="all", revision="refs/convert/parquet", split="train")
     pool = pool.filter(lambda path: "/fold4-" in path, input_columns="path")
 else:
     pool = minds
@@ -253,13 +257,15 @@ accurate reference model (87 M parameters), far larger than what an always-on de
 ## Stream the dataset
 
 With `streaming=True` nothing is downloaded up front: rows arrive as we iterate, which is handy
-for a large dataset when we only need a few examples.
+for a large dataset when we only need a few examples. Speech Commands' repository holds a loading
+script, which today's 🤗 Datasets refuses to run, so we read the Hub's parquet conversion of it
+(the branch `refs/convert/parquet`; `data_dir` picks the version).
 """),
     code('''
 from datasets import load_dataset
 
-src = course_utils.resolve_dataset("google/speech_commands", "v0.02")
-speech_commands = load_dataset(**src.kwargs, split="validation", streaming=True)
+speech_commands = load_dataset("google/speech_commands", data_dir="v0.02", revision="refs/convert/parquet",
+                               split="validation", streaming=True)
 sample = next(iter(speech_commands))
 labels = speech_commands.features["label"].names
 print(sample["file"], "->", labels[sample["label"]])
@@ -288,7 +294,7 @@ no speech: _silence_
 from transformers import pipeline
 from course_utils.fbank import fast_fbank
 
-classifier = pipeline("audio-classification", model=course_utils.resolve_model("MIT/ast-finetuned-speech-commands-v2"),
+classifier = pipeline("audio-classification", model="MIT/ast-finetuned-speech-commands-v2",
                       device=DEVICE)
 classifier.feature_extractor = fast_fbank(classifier.feature_extractor)  # same features, faster without torchaudio
 '''),
@@ -385,13 +391,15 @@ fine-tuned to classify the language.
     md("""
 ## Stream FLEURS
 
-The `all` configuration mixes every language. We stream one example.
+FLEURS' repository holds a loading script, which today's 🤗 Datasets refuses to run, so we read the
+Hub's parquet conversion of it: the branch `refs/convert/parquet`, one folder per language
+(`data_dir` picks one; the `all` configuration was never converted). We stream one example.
 """),
     code('''
 from datasets import load_dataset
 
-src = course_utils.resolve_dataset("google/fleurs", "all")
-fleurs = load_dataset(**src.kwargs, split="test", streaming=True)
+PARQUET = "refs/convert/parquet"
+fleurs = load_dataset("google/fleurs", data_dir="en_us", revision=PARQUET, split="test", streaming=True)
 sample = next(iter(fleurs))
 lang_ids = fleurs.features["lang_id"]
 print(f"{sample['language']} ({lang_ids.int2str(sample['lang_id'])}): {sample['transcription']}")
@@ -407,8 +415,7 @@ print(len(codes), "language codes, e.g.", ", ".join(codes[:4]), "...")
     code('''
 from transformers import pipeline
 
-classifier = pipeline("audio-classification", model=course_utils.resolve_model("sanchit-gandhi/whisper-medium-fleurs-lang-id"),
-                      device=DEVICE)
+classifier = pipeline("audio-classification", model="sanchit-gandhi/whisper-medium-fleurs-lang-id", device=DEVICE)
 '''),
     code(f'''
 {CHECK}
@@ -425,18 +432,20 @@ print(display.format_topk(predictions, truth=sample["language"]))
     md("""
 ## Accuracy per language
 
-We stream a few test clips of each language from its own configuration and classify them in
-batches. Online we take a set of widely spoken languages; offline, the languages the stand-in has.
+We stream a few test clips of each language from its own folder and classify them in batches.
+`list_repo_tree` shows which language folders the parquet branch has:
 """),
     code('''
-from datasets import get_dataset_config_names
+from huggingface_hub import HfApi, RepoFolder
 
-COURSE_LANGS = ["en_us", "fr_fr", "de_de", "es_419", "it_it", "pt_br", "nl_nl", "ru_ru", "pl_pl", "sv_se",
-                "cmn_hans_cn", "ja_jp", "ko_kr", "hi_in", "ar_eg", "tr_tr", "vi_vn", "sw_ke", "af_za", "fi_fi"]
-if src.standin:
-    languages = [c for c in get_dataset_config_names(src.path) if c != "all"]
-else:
-    languages = COURSE_LANGS
+tree = HfApi().list_repo_tree("google/fleurs", repo_type="dataset", revision=PARQUET)
+available = sorted(entry.path for entry in tree if isinstance(entry, RepoFolder))
+print(len(available), "language folders:", ", ".join(available[:6]), "...")
+# 25 languages of several families (offline, the stand-in has exactly these)
+LANGUAGES = ["af_za", "be_by", "bg_bg", "ca_es", "cs_cz", "da_dk", "de_de", "el_gr", "en_us", "es_419", "fi_fi",
+             "fr_fr", "hi_in", "hu_hu", "id_id", "it_it", "nl_nl", "pl_pl", "pt_br", "ro_ro", "ru_ru", "sv_se",
+             "tr_tr", "uk_ua", "vi_vn"]
+languages = [code for code in LANGUAGES if code in available]
 PER_LANG = {"tiny": 3, "course": 20}[SIZE]
 print(len(languages), "languages, up to", PER_LANG, "test clips each")
 '''),
@@ -454,8 +463,8 @@ def classify(rows):
     return predicted, truth
 
 def test_rows():
-    for code in languages:  # the same source as `src`, one language configuration at a time
-        stream = load_dataset(**{**src.kwargs, "name": code}, split="test", streaming=True)
+    for code in languages:  # one language folder at a time
+        stream = load_dataset("google/fleurs", data_dir=code, revision=PARQUET, split="test", streaming=True)
         yield from stream.take(PER_LANG)
 
 predicted, references = classify(test_rows())
@@ -493,15 +502,16 @@ display.plot_confusion(confusion(predicted, references, shown), shown, title="FL
 
 Offline, the stand-in model was trained on speech synthesised on this machine. Its `test` split is
 synthesised too, by voices held out from training, so the figure above measures "new synthetic
-voices". The stand-in also has a `test_real` split: recordings of people, for some of its
-languages. A model that learned the synthesisers' habits rather than the languages drops sharply
+voices". Offline there is also `course-standins/fleurs-human-speech`, a repository that only the
+local Hub has (no such thing exists on the real Hub): recordings of people, for some of the
+stand-in's languages, in FLEURS' columns. A model that learned the synthesisers' habits rather than the languages drops sharply
 there; the real checkpoint, trained on thousands of human speakers, is measured on human speech
 from the start.
 """),
     code('''
 real_acc = None
-if src.standin:
-    real = load_dataset(**src.kwargs, split="test_real", streaming=True)
+if OFFLINE:  # a stand-in-only repository: the real FLEURS is human speech already
+    real = load_dataset("course-standins/fleurs-human-speech", split="test", streaming=True)
     real_predicted, real_references = classify(real.take({"tiny": 40, "course": 400}[SIZE]))
     real_acc = accuracy(real_predicted, real_references)
     print(f"synthetic voices: {acc:.3f} on {len(references)} clips")
@@ -545,8 +555,7 @@ stand-in has 30 of them).
     code('''
 from datasets import load_dataset
 
-src = course_utils.resolve_dataset("ashraq/esc50")
-esc = load_dataset(**src.kwargs, split="train")
+esc = load_dataset("ashraq/esc50", split="train")  # a plain parquet repository: no revision needed
 categories = sorted(set(esc["category"]))
 print(len(esc), "clips in", len(categories), "categories")
 '''),
@@ -567,7 +576,7 @@ display.plot_clip(example["audio"], title=example["category"])
     code('''
 from transformers import ClapModel, ClapProcessor, pipeline
 
-checkpoint = course_utils.resolve_model("laion/clap-htsat-unfused")
+checkpoint = "laion/clap-htsat-unfused"
 model = ClapModel.from_pretrained(checkpoint).to(DEVICE).eval()
 processor = ClapProcessor.from_pretrained(checkpoint)
 '''),
@@ -644,7 +653,7 @@ print(f"zero-shot accuracy on {len(references)} clips, {len(categories)} categor
     code(f'''
 from course_utils.metrics import accuracy_by
 
-if src.standin:  # the stand-in trained on other recordings of most categories: only {len(CLAP_UNSEEN)} are truly zero-shot
+if OFFLINE:  # the stand-in trained on other recordings of most categories: only {len(CLAP_UNSEEN)} are truly zero-shot
     unseen = set({CLAP_UNSEEN!r})
     kind = ["never trained on (zero-shot)" if r in unseen else "trained on other recordings" for r in references]
     for name, value in accuracy_by(kind, predicted, references).items():
@@ -695,12 +704,16 @@ unlabelled audio, put a small classification head on top, and train on your labe
 DistilHuBERT (a small distilled HuBERT speech encoder) on GTZAN, 1,000 30-second songs in ten
 genres. Then we evaluate it, save it, and build a demo.
 """) + [
-    md("## The dataset and a validation split"),
+    md("""
+## The dataset and a validation split
+
+GTZAN's repository holds a loading script, which today's 🤗 Datasets refuses to run, so we read the
+Hub's parquet conversion of it (the branch `refs/convert/parquet`; its one configuration is `all`).
+"""),
     code('''
 from datasets import load_dataset
 
-src = course_utils.resolve_dataset("marsyas/gtzan", "all")
-gtzan = load_dataset(**src.kwargs, split="train")
+gtzan = load_dataset("marsyas/gtzan", data_dir="all", revision="refs/convert/parquet", split="train")
 gtzan
 '''),
     md("GTZAN has no validation split, so we hold out 10 %, seeded so the split is the same every time:"),
@@ -742,7 +755,7 @@ dataset decode at 16 kHz. The feature extractor then normalises each clip to zer
 variance, which keeps training stable.
 """),
     code('''
-model_id = course_utils.resolve_model("ntu-spml/distilhubert")
+model_id = "ntu-spml/distilhubert"
 '''),
     code(f'''
 {CHECK}
@@ -923,8 +936,10 @@ model card (`README.md` in its folder) has the details:
     code('''
 import json
 
-card = Path(model_id) / "standin_results.json"  # only an offline stand-in has one
-if card.exists():
+if OFFLINE:  # only the offline stand-in's repository has this file
+    from huggingface_hub import hf_hub_download
+
+    card = Path(hf_hub_download(model_id, "standin_results.json"))
     for name, value in json.loads(card.read_text())["results"].items():
         if name.startswith("GTZAN"):
             print(f"{name}: {value:.3f}" if isinstance(value, float) and value <= 1 else f"{name}: {value}")
@@ -958,7 +973,7 @@ print(display.format_topk(classifier(to_pipeline_input(held_out["audio"], sampli
 """),
     code('''
 PUSH_TO_HUB = False
-if PUSH_TO_HUB and course_utils.course_mode() == "hub":
+if PUSH_TO_HUB and not OFFLINE:
     trainer.push_to_hub(dataset_tags="marsyas/gtzan", dataset="GTZAN", finetuned_from="ntu-spml/distilhubert",
                         tasks="audio-classification", model_name="distilhubert-finetuned-gtzan")
 else:

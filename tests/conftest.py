@@ -8,6 +8,21 @@ import soundfile as sf
 
 from course_utils import hub
 
+# Offline (make test): the local Hub of tiny stand-ins, started before any test module imports the
+# Hugging Face clients (they read HF_ENDPOINT when they are imported). Stopped at the end if this
+# run started it.
+_STARTED_LOCAL_HUB = False
+if hub.course_mode() == "offline":
+    from course_offline import local_hub
+
+    _STARTED_LOCAL_HUB = local_hub.running() is None
+    hub.start_world()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _STARTED_LOCAL_HUB:
+        local_hub.stop()
+
 
 def sine(freq: float = 440.0, seconds: float = 1.0, rate: int = 16000, amp: float = 0.5) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
@@ -25,7 +40,6 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_MODE", "offline")
     monkeypatch.setenv("COURSE_SIZE", "tiny")
     monkeypatch.setenv("COURSE_DATA", str(tmp_path / "course_data"))
-    hub._announced.clear()
     return tmp_path / "course_data"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from course_utils.builders.model_common import LOG_BANDS, augment_log_bands
+from course_offline.builders.model_common import LOG_BANDS, augment_log_bands
 
 
 def _batch(b=3, t=40):
@@ -51,7 +51,7 @@ def test_masks_zero_whole_stretches_and_speed_moves_the_end_of_a_clip():
 
 
 def _clap_augment(batch, **augment):
-    from course_utils.builders.model_clap import AudioToText
+    from course_offline.builders.model_clap import AudioToText
 
     wrapper = AudioToText(torch.nn.Identity(), torch.zeros(3, 4), augment)
     soft = torch.eye(3)[[0, 1, 2, 0]]
@@ -104,7 +104,7 @@ def test_ast_shifts_a_batch_as_it_shifts_each_item():
     order and gives the same values as ``__getitem__`` item by item: the same seed, the same model."""
     import numpy as np
 
-    from course_utils.builders.model_ast import ShiftedFeatures
+    from course_offline.builders.model_ast import ShiftedFeatures
 
     rng = np.random.default_rng(0)
     cols = {"input_values": rng.standard_normal((50, 30, 16)).astype(np.float32), "labels": rng.integers(0, 5, 50)}
@@ -127,7 +127,7 @@ def test_ast_shifts_a_batch_as_it_shifts_each_item():
 def test_interpolation_fast_paths_equal_the_general_gather():
     """``_interp`` moves whole frames with a row gather and shares weights across broadcast axes;
     both must give exactly what the general gather at the full shape gives."""
-    from course_utils.builders.model_common import _interp
+    from course_offline.builders.model_common import _interp
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(4, 50, 2 * LOG_BANDS, generator=g)
@@ -144,7 +144,7 @@ def test_whisper_warps_a_batch_as_it_warps_each_row():
     the same values as ``__getitem__`` row by row."""
     import numpy as np
 
-    from course_utils.builders.model_whisper import _MelWarpDataset
+    from course_offline.builders.model_whisper import _MelWarpDataset
 
     rng = np.random.default_rng(0)
     cols = {"input_features": rng.standard_normal((60, 20, 30)).astype(np.float32), "labels": rng.integers(0, 9, 60)}

@@ -216,7 +216,8 @@ def test_datasets_audio_decoder(files, tmp_path):
     """Rows of a real datasets folder decode to AudioDecoder objects; load_audio takes them."""
     from datasets import Audio, Features, Value, load_dataset
 
-    from course_utils.builders._writer import write_card, write_split
+    from course_offline import layout
+    from course_offline.builders._writer import write_split
 
     rows = [
         {"file": "mono44k.wav", "audio": {"array": sine(440, 1.0, 44100), "sampling_rate": 44100, "path": "mono44k.wav"}},
@@ -224,10 +225,9 @@ def test_datasets_audio_decoder(files, tmp_path):
         {"file": "mp3", "audio": {"bytes": files["ffmpeg.mp3"].read_bytes(), "path": "clip.mp3"}},
     ]
     features = Features({"file": Value("string"), "audio": Audio()})
-    write_split(tmp_path, "default", "train", rows, features)
-    write_card(tmp_path, {"default": ["train"]}, "test")
+    write_split(tmp_path, layout.DATASETS["ashraq/esc50"], "default", "train", rows, features)  # main/data/...
     # A private cache: datasets keys its cache by folder name and config, not by content.
-    ds = load_dataset(str(tmp_path), "default", split="train", cache_dir=str(tmp_path / "hf_cache"))
+    ds = load_dataset(str(tmp_path / "main"), split="train", cache_dir=str(tmp_path / "hf_cache"))
     for row in ds:
         assert type(row["audio"]).__name__ == "AudioDecoder"
         check_good(load_audio(row["audio"], 16000), length=16000, tol=0.07)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils.builders import run_builds
+from course_offline.builders import run_builds
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("COURSE_DATA") or REPO / ".course_data")

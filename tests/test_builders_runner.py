@@ -8,14 +8,16 @@ import textwrap
 import pytest
 from datasets import load_dataset
 
-from course_utils import builders, hub
-from course_utils.builders import BuildError, Builder, run_builds
+from course_offline import builders, store
+from course_offline.builders import BuildError, Builder, run_builds
 
 TOY = textwrap.dedent(
     """
     import numpy as np
     from datasets import Audio, ClassLabel, Features, Value
-    from course_utils.builders._writer import write_card, write_split
+    from course_offline import layout
+    from course_offline.builders._writer import write_card, write_split
+    ESC = layout.DATASETS["ashraq/esc50"]  # a repository pushed as parquet: main/data/train-*.parquet
 
     FEATURES = Features({"file": Value("string"), "audio": Audio(sampling_rate=16000),
                          "label": ClassLabel(names=["low", "high"])})
@@ -34,8 +36,8 @@ TOY = textwrap.dedent(
 
     def build(out_dir, *, size, seed, log):
         n = 4 if size == "tiny" else 40
-        count = write_split(out_dir, "default", "train", rows(n, seed), FEATURES)
-        write_card(out_dir, {"default": ["train"]}, "# toy stand-in")
+        count = write_split(out_dir, ESC, "default", "train", rows(n, seed), FEATURES)
+        write_card(out_dir, ESC, "# toy stand-in")
         return {"clips": count}
     """
 )
@@ -64,9 +66,9 @@ def toy(offline, tmp_path, monkeypatch):
 
 def test_build_then_skip_when_current(toy):
     first = run_builds(["toy"], size="tiny", seed=0, log=lambda s: None)
-    folder = hub.standin_dir("dataset", "toy", "tiny")
+    folder = store.standin_dir("dataset", "toy", "tiny")
     assert first["toy"]["status"] == "built" and first["toy"]["clips"] == 4
-    ds = load_dataset(str(folder), split="train")
+    ds = load_dataset(str(folder / "main"), split="train")
     assert ds.features["label"].names == ["low", "high"] and len(ds) == 4
     stamp_before = (folder / builders.STAMP).stat().st_mtime_ns
 
@@ -85,7 +87,7 @@ def test_failed_build_leaves_nothing_readable_and_others_finish(toy):
     message = str(error.value)
     assert "toy: RuntimeError: synthesizer crashed" in message
     assert "needs-toy: skipped: a build it needs failed" in message
-    datasets_dir = hub.standin_dir("dataset", "toy", "tiny").parent
+    datasets_dir = store.standin_dir("dataset", "toy", "tiny").parent
     assert not (datasets_dir / "toy").exists()
     assert not list(datasets_dir.glob(".*partial"))  # staging removed
     assert (datasets_dir / "other" / builders.STAMP).exists()  # the independent build still landed
@@ -93,11 +95,11 @@ def test_failed_build_leaves_nothing_readable_and_others_finish(toy):
 
 def test_failed_rebuild_keeps_the_previous_good_build(toy):
     run_builds(["toy"], size="tiny", seed=0, log=lambda s: None)
-    folder = hub.standin_dir("dataset", "toy", "tiny")
+    folder = store.standin_dir("dataset", "toy", "tiny")
     toy.FAIL_AFTER = 1
     with pytest.raises(BuildError):
         run_builds(["toy"], size="tiny", seed=0, force=True, log=lambda s: None)
-    assert len(load_dataset(str(folder), split="train")) == 4
+    assert len(load_dataset(str(folder / "main"), split="train")) == 4
 
 
 def test_dependents_rebuild_when_what_they_read_changes(toy):
@@ -128,7 +130,7 @@ def test_unknown_builder_is_named(toy):
 def test_plan_beats_longest_first_and_respects_requirements():
     """Five builds of 3, 3, 2, 2, 2 s on 2 cores: longest first ends at 7 s (3+2+2 | 3+2, one core idle
     for 2 s); the plan pairs the two 3-s builds on one core and ends at 6 s."""
-    from course_utils.builders import makespan, plan
+    from course_offline.builders import makespan, plan
 
     costs = {"a": 3, "b": 3, "c": 2, "d": 2, "e": 2}
     registry = [Builder(n, "model", "x", cost=c) for n, c in costs.items()]
@@ -161,7 +163,7 @@ def test_plan_beats_longest_first_and_respects_requirements():
 def test_plan_uses_the_costs_of_the_size_built():
     """All eleven builds from nothing: ordered by their tiny costs, the two cores end within a few
     seconds of each other; the order made for course-size costs leaves one core idle longer."""
-    from course_utils.builders import BUILDERS, makespan, plan
+    from course_offline.builders import BUILDERS, makespan, plan
 
     registry = list(BUILDERS.values())
     requires = {b.name: b.requires for b in registry}
@@ -176,16 +178,22 @@ def test_plan_uses_the_costs_of_the_size_built():
 
 
 def _course_imports(path, root, seen=None) -> set:
-    """The course_utils files ``path`` imports, directly or through other course_utils modules."""
+    """The course files ``path`` imports (relative, or absolute from course_utils / course_offline),
+    directly or through other course modules."""
     import ast
 
     seen = set() if seen is None else seen
     for node in ast.walk(ast.parse(path.read_text())):
-        if not (isinstance(node, ast.ImportFrom) and node.level):
+        if not isinstance(node, ast.ImportFrom):
             continue
-        base = path.parent
-        for _ in range(node.level - 1):
-            base = base.parent
+        if node.level:
+            base = path.parent
+            for _ in range(node.level - 1):
+                base = base.parent
+        elif (node.module or "").split(".")[0] in ("course_utils", "course_offline"):
+            base = root  # absolute: from the folder that holds both packages
+        else:
+            continue
         stem = base / node.module.replace(".", "/") if node.module else base
         candidates = [stem.with_suffix(".py")] if node.module else []
         candidates += [stem / f"{alias.name}.py" for alias in node.names]
@@ -203,10 +211,11 @@ def test_fingerprint_covers_every_module_a_build_imports(name):
     builder = builders.BUILDERS[name]
 
     def covered(b) -> set:
-        own = {root / "builders" / f"{b.module}.py", root / "builders" / "_writer.py", *(root / s for s in b.sources)}
+        own = {root / "course_offline" / "builders" / f"{b.module}.py", root / "course_offline" / "builders" / "_writer.py",
+               root / "course_offline" / "layout.py", *(root / s for s in b.sources)}
         return own.union(*(covered(builders.BUILDERS[d]) for d in b.requires))  # upstream fingerprints
 
-    imported = _course_imports(root / "builders" / f"{builder.module}.py", root)
+    imported = _course_imports(root / "course_offline" / "builders" / f"{builder.module}.py", root)
     exempt = {root / rel for rel in builders.NOT_OUTPUT_SHAPING}
     missing = sorted(str(p.relative_to(root)) for p in imported - covered(builder) - exempt)
     assert not missing, f"{name} imports {missing} but its fingerprint does not hash them"

@@ -13,7 +13,8 @@ import torch
 
 from conftest import sine
 from course_utils import load_audio
-from course_utils.builders._writer import write_card, write_split
+from course_offline import layout
+from course_offline.builders._writer import write_split
 from course_utils.preprocessing import (
     AudioPreprocessor,
     TooManyBadClips,
@@ -45,10 +46,11 @@ def gtzan_like(folder, n: int, bad: set[int]):
                 audio = {"array": sine(200 + 40 * i, 1.0, RATE, amp=0.1 + 0.02 * i), "sampling_rate": RATE, "path": name}
             yield {"file": name, "audio": audio, "genre": genre}
 
-    write_split(folder, "all", "train", rows(), features)
-    write_card(folder, {"all": ["train"]}, "GTZAN-like test data")
+    gtzan_repo = layout.DATASETS["marsyas/gtzan"]
+    write_split(folder, gtzan_repo, "all", "train", rows(), features)
     # A private cache: datasets keys its cache by folder name and config, not by content.
-    return load_dataset(str(folder), "all", split="train", cache_dir=str(folder / "hf_cache"))
+    return load_dataset(str(folder / layout.folder_name(gtzan_repo.revision)), data_dir="all", split="train",
+                        cache_dir=str(folder / "hf_cache"))
 
 
 N, BAD = 12, 5
@@ -209,9 +211,8 @@ def test_decode_split_skips_like_fine_tuning_and_stops_past_max_fraction(tmp_pat
     rows = [{"file": f"{i}.wav", "audio": {"array": sine(300 + 10 * i, 0.2), "sampling_rate": 16000,
                                            "path": f"{i}.wav"}, "genre": i % 2} for i in range(9)]
     rows.insert(4, {"file": "bad.wav", "audio": {"bytes": b"RIFF not really", "path": "bad.wav"}, "genre": 0})
-    write_split(tmp_path / "ds", "default", "train", rows, features)
-    write_card(tmp_path / "ds", {"default": ["train"]}, "# test")
-    ds = load_dataset(str(tmp_path / "ds"), split="train", cache_dir=str(tmp_path / "cache"))
+    write_split(tmp_path / "ds", layout.DATASETS["ashraq/esc50"], "default", "train", rows, features)  # main/data/
+    ds = load_dataset(str(tmp_path / "ds" / "main"), split="train", cache_dir=str(tmp_path / "cache"))
 
     arrays, kept = decode_split(ds, max_fraction=0.2, log=lambda s: None)
     assert len(arrays) == 9 and 4 not in kept and kept == [0, 1, 2, 3, 5, 6, 7, 8, 9]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio / gradio_client are imported
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+if "COURSE_LOCAL_HUB" not in os.environ:  # offline without the local Hub: keep gradio_client off the network
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import ast  # noqa: E402
 import random  # noqa: E402
@@ -64,7 +65,8 @@ def gtzan(tmp_path_factory):
     """Six GTZAN-schema rows at 22.05 kHz; the first one in shuffled order is corrupt."""
     from datasets import Audio, ClassLabel, Features, Value, load_dataset
 
-    from course_utils.builders._writer import write_card, write_split
+    from course_offline import layout
+    from course_offline.builders._writer import write_split
 
     folder = tmp_path_factory.mktemp("gtzan")
     features = Features({"file": Value("string"), "audio": Audio(sampling_rate=22050), "genre": ClassLabel(names=GENRES)})
@@ -76,10 +78,11 @@ def gtzan(tmp_path_factory):
     order = list(range(6))
     random.Random(0).shuffle(order)
     rows[order[0]]["audio"] = {"bytes": b"not audio at all" * 10, "path": rows[order[0]]["file"]}
-    write_split(folder, "all", "train", rows, features)
-    write_card(folder, {"all": ["train"]}, "test")
+    gtzan_repo = layout.DATASETS["marsyas/gtzan"]
+    write_split(folder, gtzan_repo, "all", "train", rows, features)
     # A private cache: datasets keys its cache by folder name and config, not by content.
-    return load_dataset(str(folder), "all", split="train", cache_dir=str(folder / "hf_cache")), order
+    return load_dataset(str(folder / layout.folder_name(gtzan_repo.revision)), data_dir="all", split="train",
+                        cache_dir=str(folder / "hf_cache")), order
 
 
 def free_port() -> int:

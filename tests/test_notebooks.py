@@ -44,16 +44,23 @@ KNOWN_BELOW_FLOOR: dict[tuple[str, str], dict[str, str]] = {
     # tiny XLS-R stand-in learned to beat twice chance (notebook 01 at tiny size: 0.233, was 0.117).
 }
 CELL_TIMEOUT = 1200
-API_IN_VIEW = {  # besides load_dataset and pipeline, which every lesson uses
-    "02": ("streaming=True", "batch_size="),
-    "03": ("streaming=True", "top_k=5"),
-    "04": ("ClapModel", "ClapProcessor", "zero-shot-audio-classification", "hypothesis_template"),
-    "05": ("AutoFeatureExtractor", "AutoModelForAudioClassification", "TrainingArguments", "Trainer(",
+API_IN_VIEW = {  # besides load_dataset and pipeline, which every lesson uses; the real ids in the call
+    "01": ('load_dataset("PolyAI/minds14", data_dir="en-AU", revision="refs/convert/parquet"',
+           'model="anton-l/xtreme_s_xlsr_300m_minds14"'),
+    "02": ("streaming=True", "batch_size=", 'load_dataset("google/speech_commands", data_dir="v0.02", '
+           'revision="refs/convert/parquet"', 'model="MIT/ast-finetuned-speech-commands-v2"'),
+    "03": ("streaming=True", "top_k=5", 'PARQUET = "refs/convert/parquet"',
+           'load_dataset("google/fleurs", data_dir="en_us", revision=PARQUET',
+           'model="sanchit-gandhi/whisper-medium-fleurs-lang-id"', "list_repo_tree("),
+    "04": ("ClapModel", "ClapProcessor", "zero-shot-audio-classification", "hypothesis_template",
+           'load_dataset("ashraq/esc50", split="train")', 'checkpoint = "laion/clap-htsat-unfused"'),
+    "05": ('load_dataset("marsyas/gtzan", data_dir="all", revision="refs/convert/parquet"',
+           'model_id = "ntu-spml/distilhubert"', "AutoFeatureExtractor", "AutoModelForAudioClassification", "TrainingArguments", "Trainer(",
            "eval_strategy", "processing_class=", "compute_metrics", "train_test_split(seed=42", "cast_column",
            "save_model", "demo.close()"),
 }
 ALLOWED_COURSE_UTILS = {
-    "resolve_dataset", "resolve_model", "describe_world", "course_size", "course_mode", "load_audio",
+    "start_world", "course_size", "course_mode", "load_audio",
     "to_pipeline_input", "AudioDecodeError", "display", "fbank", "metrics", "training", "train", "preprocessing", "demo",
 }
 
@@ -99,7 +106,7 @@ def test_five_lessons_in_chapter_order():
 
 def test_notebook_04_names_the_clap_stand_ins_unseen_categories():
     """Notebook 04 scores the stand-in's truly zero-shot categories apart: the list must be the builder's."""
-    from course_utils.builders.model_clap import UNSEEN
+    from course_offline.builders.model_clap import UNSEEN
 
     assert sorted(make_notebooks.CLAP_UNSEEN) == sorted(UNSEEN)
 
@@ -136,7 +143,8 @@ def test_colab_badge_and_setup_cell(path):
     setup = code_cells(nb)[0].source
     assert f'REPO_URL = "{make_notebooks.REPO_URL}"' in setup
     assert 'find_spec("course_utils") is None' in setup and "pip" in setup and "install" in setup
-    assert "describe_world()" in setup
+    # The world is chosen before the Hugging Face libraries are imported (they read HF_ENDPOINT then).
+    assert setup.index("course_utils.start_world()") < setup.index("from transformers")
 
 
 def test_all_repo_urls_agree():
@@ -198,8 +206,7 @@ def course_env(tmp_path_factory) -> dict:
     }
     if mode == "offline":
         env["COURSE_DATA"] = os.environ.get("COURSE_DATA") or str(tmp_path_factory.mktemp("course_data"))
-        env["HF_HUB_OFFLINE"] = "1"
-        from course_utils.builders import BuildError, run_builds
+        from course_offline.builders import BuildError, run_builds
 
         with pytest.MonkeyPatch.context() as mp:
             for key in ("COURSE_MODE", "COURSE_SIZE", "COURSE_DATA"):

@@ -47,7 +47,7 @@ def _env(data: Path, cache: Path) -> dict:
 def world(tmp_path_factory):
     from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
 
-    from course_utils.builders import run_builds
+    from course_offline.builders import run_builds
 
     data = Path(os.environ.get("COURSE_DATA") or REPO / ".course_data")
     saved = os.environ.get("COURSE_DATA")

@@ -18,7 +18,7 @@ def _notebook(path, *sources):
 
 def test_runner_summarises_and_survives_a_failing_notebook(offline, tmp_path, capsys, monkeypatch):
     # No stand-in builds: an empty registry keeps this test about the runner itself.
-    monkeypatch.setattr("course_utils.builders.BUILDERS", {})
+    monkeypatch.setattr("course_offline.builders.BUILDERS", {})
     folder = tmp_path / "notebooks"
     folder.mkdir()
     _notebook(folder / "01_good.ipynb", "from course_utils.metrics import report_headline",
@@ -29,6 +29,9 @@ def test_runner_summarises_and_survives_a_failing_notebook(offline, tmp_path, ca
 
     code = run_course(size="tiny", timeout=120, notebooks=folder, out_dir=out)
     text = capsys.readouterr().out
+    from course_offline import local_hub
+
+    assert local_hub.stop(), "offline, the runner starts the local Hub for the kernels"
 
     assert code == 1  # one notebook failed
     lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("0")}

@@ -14,10 +14,10 @@ import soundfile as sf
 datasets = pytest.importorskip("datasets")
 from datasets import Audio, ClassLabel, Value  # noqa: E402
 
-from course_utils import AudioDecodeError, load_audio, resolve_dataset  # noqa: E402
-from course_utils.builders import esc50, gtzan, run_builds  # noqa: E402
-from course_utils.builders._music import GENRES  # noqa: E402
-from course_utils.hub import standin_dir  # noqa: E402
+from course_utils import AudioDecodeError, load_audio  # noqa: E402
+from course_offline.builders import esc50, gtzan, run_builds  # noqa: E402
+from course_offline.builders._music import GENRES  # noqa: E402
+from course_offline.store import revision_dir  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,8 @@ def built(tmp_path_factory):
     summary = _build_all(root)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COURSE_DATA", str(root))
-        paths = {name: standin_dir("dataset", name, "tiny") for name in ("esc50", "gtzan")}
+        # Each stand-in's data as the real repository holds it: ESC-50 on main, GTZAN on the parquet branch.
+        paths = {"esc50": revision_dir("ashraq/esc50", size="tiny"), "gtzan": revision_dir("marsyas/gtzan", size="tiny")}
     # `datasets` keys its cache on the folder's base name and config, not its path: a stand-in of
     # another size or build would be read from the cache. Tests read through a cache of their own.
     cache = tmp_path_factory.mktemp("hf_cache")
@@ -62,7 +63,7 @@ def esc(built):
 
 @pytest.fixture(scope="session")
 def gtz(built):
-    return datasets.load_dataset(str(built["gtzan"]), "all", split="train", cache_dir=built["cache"])
+    return datasets.load_dataset(str(built["gtzan"]), data_dir="all", split="train", cache_dir=built["cache"])
 
 
 def _raw(ds):
@@ -221,10 +222,10 @@ def test_same_seed_gives_byte_identical_parquet(built, tmp_path):
     result = _build_all(tmp_path, jobs=2)
     assert {r["status"] for r in result.values()} == {"built"}
     for name in ("esc50", "gtzan"):
+        first = built[name].parent  # the whole stand-in: every revision folder
         again = tmp_path / "tiny" / "datasets" / name
-        first = _hashes(built[name])
-        assert first and first == _hashes(again), name
-        assert (built[name] / "README.md").read_text() == (again / "README.md").read_text()
+        assert _hashes(first) and _hashes(first) == _hashes(again), name
+        assert (first / "main" / "README.md").read_text() == (again / "main" / "README.md").read_text()
 
 
 def test_build_prints_per_label_counts(built):
@@ -232,20 +233,6 @@ def test_build_prints_per_label_counts(built):
     assert s["esc50"]["failed"] == 0 and s["gtzan"]["failed"] == 0
     assert set(s["gtzan"]["per_genre"]) == set(REAL_GENRES)
     assert all(v == 5 for v in s["esc50"]["per_category"].values())
-
-
-def test_resolve_dataset_offline_returns_the_built_folders(built, monkeypatch):
-    monkeypatch.setenv("COURSE_DATA", str(built["root"]))
-    monkeypatch.setenv("COURSE_MODE", "offline")
-    monkeypatch.setenv("COURSE_SIZE", "tiny")
-    src = resolve_dataset("ashraq/esc50")
-    assert src.standin and Path(src.path) == built["esc50"]
-    ds = datasets.load_dataset(**src.kwargs, split="train")
-    assert len(ds) == built["summary"]["esc50"]["rows"]
-    src = resolve_dataset("marsyas/gtzan", "all")
-    assert src.standin and Path(src.path) == built["gtzan"]
-    ds = datasets.load_dataset(**src.kwargs, split="train")
-    assert ds.features["genre"].names == REAL_GENRES and len(ds) == built["summary"]["gtzan"]["rows"]
 
 
 # --- faults ---------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ MODELS = ["ast-speech-commands", "xlsr-minds14", "whisper-fleurs-lang-id", "clap
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """Tiny stand-ins (and the corpora they need) under $COURSE_DATA, or a fresh folder."""
-    from course_utils.builders import run_builds
+    from course_offline.builders import run_builds
 
     root = os.environ.get("COURSE_DATA") or str(tmp_path_factory.mktemp("course-data"))
     old = os.environ.get("COURSE_DATA")
@@ -54,7 +54,7 @@ def _safetensors_only(folder: Path) -> None:
 
 
 def _tiny_split(builder, config, split):
-    from course_utils.builders.model_common import load_split
+    from course_offline.builders.model_common import load_split
 
     return load_split(builder, config, split, "tiny")
 
@@ -62,7 +62,7 @@ def _tiny_split(builder, config, split):
 def test_ast_pipeline_real_labels(built):
     from transformers import ASTForAudioClassification, pipeline
 
-    from course_utils.builders.model_ast import LABELS
+    from course_offline.builders.model_ast import LABELS
 
     folder = built["ast-speech-commands"]
     _safetensors_only(folder)
@@ -92,7 +92,7 @@ def test_ast_pipeline_real_labels(built):
 
 def test_ast_same_seed_same_weights(built, tmp_path):
     """Same seed -> byte-identical weights (rebuilt from the same tiny corpus)."""
-    from course_utils.builders import model_ast
+    from course_offline.builders import model_ast
 
     out = tmp_path / "again"
     out.mkdir()
@@ -127,13 +127,15 @@ def test_whisper_language_names(built):
     assert len(labels) == 102
     assert labels[:3] == ["Afrikaans", "Amharic", "Arabic"] and labels[-1] == "Zulu"
     assert labels[12:14] == ["Sorani-Kurdish", "Mandarin Chinese"]
-    test = _tiny_split("fleurs", "all", "test")
+    from course_offline.builders.model_common import load_configs
+
+    test = load_configs("fleurs", "test", "tiny")  # every language: FLEURS has no `all` folder on its branch
     assert set(test["language"]) <= set(labels)
     row = test[0]
     out = clf({"raw": row["audio"]["array"], "sampling_rate": row["audio"]["sampling_rate"]}, top_k=3)
     assert len(out) == 3 and all(o["label"] in labels for o in out)
     card, results = _card(folder, "sanchit-gandhi/whisper-medium-fleurs-lang-id")
-    assert "test_real" in card or "no test_real" in card
+    assert "human speech" in card
 
 
 @pytest.mark.parametrize("size", ["tiny", "course"])
@@ -143,7 +145,7 @@ def test_whisper_position_embeddings_survive_a_reload(tmp_path, size):
     import torch
     from transformers import WhisperFeatureExtractor, WhisperForAudioClassification
 
-    from course_utils.builders import model_whisper as W
+    from course_offline.builders import model_whisper as W
 
     torch.manual_seed(0)
     model = W.new_model(WhisperFeatureExtractor(sampling_rate=W.SR, **W.FRONT), size).eval()
@@ -164,7 +166,7 @@ def test_whisper_short_crop_twin_trains_the_model_itself():
     import torch
     from transformers import WhisperFeatureExtractor
 
-    from course_utils.builders import model_whisper as W
+    from course_offline.builders import model_whisper as W
 
     assert W.TRAIN_CHUNK["course"] < W.FRONT["chunk_length"] and W.POSITIONS["course"] == 0
     torch.manual_seed(0)
@@ -231,7 +233,7 @@ def test_clap_zero_shot(built):
 
 
 def test_clap_captioned_sounds_never_leak_the_corpus_or_unseen_names():
-    from course_utils.builders import esc50, model_clap
+    from course_offline.builders import esc50, model_clap
 
     banned = {w for c in model_clap.UNSEEN for w in model_clap.readable(c).split()}
     aux = model_clap.aux_sources(banned)

@@ -70,6 +70,8 @@ def test_gpu_workflow_runs_the_notebook_tests_in_hub_mode_on_a_gpu_runner():
     assert job["env"]["COURSE_MODE"] == "hub" and job["env"]["COURSE_SIZE"] == "course"
     commands = runs(job)
     assert "tests/test_notebooks.py" in commands and (ROOT / "tests" / "test_notebooks.py").exists()
+    # The layout table that the offline replica is built from, checked against the real Hub.
+    assert "tests/test_hub_route.py" in commands and (ROOT / "tests" / "test_hub_route.py").exists()
     # CUDA torch, not the `cpu` extra's pinned CPU wheel, and the torchcodec built for it.
     assert "[cpu]" not in commands and "course_utils install-torchcodec" in commands
     assert "workflow_dispatch" in wf["on"]

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .. import training
+from course_utils import training
 from . import model_hubert
 
 NAME = "distilhubert-random-init"  # its folder under models/ (the builder's name)

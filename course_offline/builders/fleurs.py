@@ -27,24 +27,18 @@ import soundfile as sf
 from datasets import Audio, ClassLabel, Features, Value
 
 from . import speech
+from .. import layout
 from ._writer import write_card, write_split
+
+REPO = layout.DATASETS["google/fleurs"]
+# Real human speech has no place in the real repository's layout: its own stand-in-only repository.
+HUMAN = layout.DATASETS["course-standins/fleurs-human-speech"]
 
 SR = 16000
 STAMPS = Path("/usr/share/tuxpaint/stamps")
 
 # The Hub dataset's ClassLabel for lang_id: its configs (102 codes, sorted) and "all".
-FLEURS_LANG = sorted([
-    "af_za", "am_et", "ar_eg", "as_in", "ast_es", "az_az", "be_by", "bn_in", "bs_ba", "ca_es", "ceb_ph",
-    "cmn_hans_cn", "yue_hant_hk", "cs_cz", "cy_gb", "da_dk", "de_de", "el_gr", "en_us", "es_419", "et_ee",
-    "fa_ir", "ff_sn", "fi_fi", "fil_ph", "fr_fr", "ga_ie", "gl_es", "gu_in", "ha_ng", "he_il", "hi_in",
-    "hr_hr", "hu_hu", "hy_am", "id_id", "ig_ng", "is_is", "it_it", "ja_jp", "jv_id", "ka_ge", "kam_ke",
-    "kea_cv", "kk_kz", "km_kh", "kn_in", "ko_kr", "ckb_iq", "ky_kg", "lb_lu", "lg_ug", "ln_cd", "lo_la",
-    "lt_lt", "luo_ke", "lv_lv", "mi_nz", "mk_mk", "ml_in", "mn_mn", "mr_in", "ms_my", "mt_mt", "my_mm",
-    "nb_no", "ne_np", "nl_nl", "nso_za", "ny_mw", "oc_fr", "om_et", "or_in", "pa_in", "pl_pl", "ps_af",
-    "pt_br", "ro_ro", "ru_ru", "bg_bg", "sd_in", "sk_sk", "sl_si", "sn_zw", "so_so", "sr_rs", "sv_se",
-    "sw_ke", "ta_in", "te_in", "tg_tj", "th_th", "tr_tr", "uk_ua", "umb_ao", "ur_pk", "uz_uz", "vi_vn",
-    "wo_sn", "xh_za", "yo_ng", "zu_za",
-])
+FLEURS_LANG = list(layout.FLEURS_CODES)
 LANG_ID_NAMES = FLEURS_LANG + ["all"]
 GROUPS = {
     "western_european_we": ["Asturian", "Bosnian", "Catalan", "Croatian", "Danish", "Dutch", "English", "Finnish",
@@ -278,19 +272,20 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
     codes = [c for c in LANGS if LANGS[c][1] in speech.espeak_languages()]
     tally = speech.Tally()
     configs: dict[str, list[str]] = {}
-    unusable: list[str] = []  # languages whose recordings all failed the quality check
+    unusable: list[str] = []
+    human: list[dict] = []  # every language's real recordings: one test split  # languages whose recordings all failed the quality check
     for code in codes:
         configs[code] = []
         for split in SPLITS:
             jobs = plan(code, split, sizes[split], stamps, sentences[split], variants[split], seed)
-            write_split(out_dir, code, split, _synth_rows(speech.run_jobs(jobs), code, split, tally, log), FEATURES)
+            write_split(out_dir, REPO, code, split, _synth_rows(speech.run_jobs(jobs), code, split, tally, log), FEATURES)
             configs[code].append(split)
         # real speech only from sentences never used for training
         clips = real_clips(code, stamps, set(sentences["validation"]) | set(sentences["test"]))
         if len(clips) >= REAL_PER_UTTERANCE:
             rows = list(_real_rows(code, clips, sizes["test_real"], seed, tally, log))
             if rows:
-                write_split(out_dir, code, "test_real", rows, FEATURES)
+                human.extend(rows)
                 configs[code].append("test_real")
             else:
                 unusable.append(code)
@@ -304,8 +299,10 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
     table = tally.tables(codes)
     log(f"[fleurs] utterances per language and split:\n{table}")
     log(f"[fleurs] clips per speaker:\n{tally.speaker_lists()}")
-    write_card(out_dir, configs, _card(size, seed, variants, codes, configs, table, summary),
-               combined={"all": codes})
+    if human:
+        write_split(out_dir, HUMAN, "default", "test", human, FEATURES)
+        write_card(out_dir, HUMAN, _human_card(size, seed, configs, summary))
+    write_card(out_dir, REPO, _card(size, seed, variants, codes, configs, table, summary))
     return summary
 
 
@@ -315,10 +312,12 @@ def _card(size, seed, variants, codes, configs, table, summary) -> str:
     return f"""# FLEURS: locally synthesised stand-in
 
 **This is not the real `google/fleurs` dataset.** It is an offline stand-in generated on this
-machine by `python -m course_utils build --only fleurs --size {size} --seed {seed}`. It has the
+machine by `python -m course_offline build --only fleurs --size {size} --seed {seed}`. It has the
 same columns and feature types, `lang_id` names (the 102 FLEURS codes sorted, then `all`, as the
-Hub dataset's features have them), `language` strings, `lang_group_id` names, per-language
-configs named with the real codes, `all`, and the splits train/validation/test.
+Hub dataset's features have them), `language` strings, `lang_group_id` names, and the layout
+of the Hub's parquet conversion (`refs/convert/parquet`): one folder per language code, each
+with train/validation/test. As on that branch, there is no `all` folder: load one language at a
+time (`data_dir="en_us"`).
 
 Languages ({len(codes)}): {langs}.
 
@@ -346,12 +345,12 @@ every language, so the voice says nothing about the language. The speaker is rec
 - validation variants: {", ".join(variants["validation"])}
 - test variants: {", ".join(variants["test"])}
 
-## `test_real`: real human speech (never for training)
-For {", ".join(f"`{c}`" for c in real) or "no language"} the split `test_real` holds real recordings:
+## Real human speech (never for training): `course-standins/fleurs-human-speech`
+For {", ".join(f"`{c}`" for c in real) or "no language"} a stand-in-only repository (the real FLEURS has
+no such split) holds real recordings in one `test` split:
 the spoken stamp descriptions shipped with Tux Paint, {REAL_PER_UTTERANCE} descriptions (about 1 s each) joined
 with 0.3-s pauses into one utterance, from stamps whose text is not in the train split. Resampled
-to 16 kHz mono; `gender` is `other` (unknown). `path` names the source files. `all` has a
-`test_real` split over these languages. Recordings failing the quality check are left out;
+to 16 kHz mono; `gender` is `other` (unknown). `path` names the source files. Recordings failing the quality check are left out;
 languages with no usable recording: {", ".join(summary["test_real_unusable"]) or "none"} (Tux Paint's
 Spanish recordings are clipped at the source: 4-12 % of their samples sit at full scale).
 
@@ -365,3 +364,17 @@ Sizes per language: `tiny` = {SIZES["tiny"]}; `course` = {SIZES["course"]}.
 Debian package `tuxpaint-stamps-default`). The real FLEURS is CC BY 4.0 (Conneau et al., 2022,
 arXiv:2205.12446); none of its audio or text is used here.
 """
+
+
+def _human_card(size, seed, configs, summary) -> str:
+    real = [c for c in configs if "test_real" in configs[c]]
+    return f"""# Human speech in FLEURS' schema: a stand-in-only repository
+
+**This repository exists only in the course's offline world; it has no counterpart on the Hub.**
+It holds recordings of people (the spoken stamp descriptions that Debian's `tuxpaint-stamps-default`
+ships) in `google/fleurs`' columns, for {len(real)} languages: {", ".join(real)}. Lesson 3 uses it
+to measure how the offline stand-in model, trained on synthesised voices, does on human speech.
+Built by `python -m course_offline build --only fleurs --size {size} --seed {seed}`; see the
+`google/fleurs` stand-in's card for how the clips were made and checked.
+"""
+

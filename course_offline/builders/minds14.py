@@ -23,7 +23,10 @@ import numpy as np
 from datasets import Audio, ClassLabel, Features, Value
 
 from . import speech
-from ._writer import write_card, write_split
+from .. import layout
+from ._writer import link_config, write_card, write_split
+
+REPO = layout.DATASETS["PolyAI/minds14"]
 
 SR = 8000
 INTENTS = [
@@ -467,7 +470,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
     tally = speech.Tally()
     for config in CONFIGS:
         jobs = plan(config, SIZES[size], seed, folds)
-        write_split(out_dir, config, "train", _rows(speech.run_jobs(jobs), config, tally, log), FEATURES)
+        write_split(out_dir, REPO, config, "train", _rows(speech.run_jobs(jobs), config, tally, log), FEATURES)
     seconds = time.perf_counter() - start
     summary = tally.summary()
     summary["skipped_text"] = tally.skipped_text()
@@ -477,8 +480,8 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
     table = tally.tables(INTENTS)
     log(f"[minds14] clips per intent and config:\n{table}\nheld-out (fold {HELDOUT_FOLD}) clips: {heldout}")
     log(f"[minds14] clips per speaker:\n{tally.speaker_lists()}")
-    write_card(out_dir, {c: ["train"] for c in CONFIGS}, _card(size, seed, folds, table, summary),
-               combined={"all": list(CONFIGS)})
+    link_config(out_dir, REPO, "all", list(CONFIGS), "train")
+    write_card(out_dir, REPO, _card(size, seed, folds, table, summary))
     return summary
 
 
@@ -494,7 +497,7 @@ def _card(size, seed, folds, table, summary) -> str:
     return f"""# MINDS-14: locally synthesised stand-in
 
 **This is not the real `PolyAI/minds14` dataset.** It is an offline stand-in generated on this
-machine by `python -m course_utils build --only minds14 --size {size} --seed {seed}`. It has the
+machine by `python -m course_offline build --only minds14 --size {size} --seed {seed}`. It has the
 same columns, feature types, the 14 intent names in the same order, `lang_id` names (all 14 real
 configs, sorted), the split `train` and 8 kHz audio, so course code for the Hub dataset runs
 unchanged. Configs here: {", ".join(CONFIGS)} and `all` (their concatenation).
@@ -521,7 +524,7 @@ MINDS-14 has only a `train` split. The speaker is recorded in `path`:
 (espeak-ng variants by a seeded shuffle; flite voices fixed). **Fold {HELDOUT_FOLD} is the held-out fold**:
 train on folds 0-3 and evaluate on fold {HELDOUT_FOLD} to measure accuracy on voices never heard, e.g.
 `ds.filter(lambda p: p.split("/")[-2].startswith("fold{HELDOUT_FOLD}-"), input_columns="path")`
-(or `course_utils.builders.minds14.fold_of(path)`). Held-out clips per config: {summary["heldout_clips"]}.
+(or `course_offline.builders.minds14.fold_of(path)`). Held-out clips per config: {summary["heldout_clips"]}.
 
 {fold_lines}
 

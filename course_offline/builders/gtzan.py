@@ -22,7 +22,10 @@ import numpy as np
 import soundfile as sf
 
 from ._music import GENRES, compose
+from .. import layout
 from ._writer import write_card, write_split
+
+REPO = layout.DATASETS["marsyas/gtzan"]
 
 RATE = 22050
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2")
@@ -172,7 +175,7 @@ def build(out_dir: Path, *, size: str, seed: int, log=print, per_genre: int | No
             yield {"file": r["file"], "audio": {"array": r["array"], "sampling_rate": RATE, "path": r["file"]},
                    "genre": genre}
 
-    total = write_split(out_dir, "all", "train", rows(), features())
+    total = write_split(out_dir, REPO, "all", "train", rows(), features())
     if total <= 1:  # only the corrupt row: the renderer is broken, not one song
         raise RuntimeError(f"no clip could be rendered; first failures: {failed[:3]}")
     seconds_taken = time.perf_counter() - start
@@ -180,7 +183,7 @@ def build(out_dir: Path, *, size: str, seed: int, log=print, per_genre: int | No
     table = "\n".join(f"  {g:<10} {counts[g]:>4}" for g in GENRES)
     log(f"[gtzan] clips per genre ({secs:g} s each, {RATE} Hz):\n{table}\n  total {total}, failed {len(failed)}, "
         f"corrupt 1 ({corrupt}), soundfonts {dict(fonts)}")
-    write_card(out_dir, {"all": ["train"]}, _card(size, secs, counts, failed, corrupt, fonts))
+    write_card(out_dir, REPO, _card(size, secs, counts, failed, corrupt, fonts))
     return {"rows": total, "per_genre": dict(counts), "failed": len(failed), "failures": failed[:20],
             "corrupt": corrupt, "clip_seconds": secs, "soundfonts": dict(fonts),
             "clips_per_s": round(total / max(seconds_taken, 1e-9), 2), "render_cpu_s": round(sum(cpu), 1)}
@@ -211,7 +214,7 @@ course's code runs unchanged offline. It contains no real recordings of songs.
 ## How it was made
 Each clip is a song composed by a procedural style generator for its genre (tempo range, swing,
 drum pattern, chord progression, bass line, comping rhythm, lead motif, General MIDI instrument
-pools; see `course_utils/builders/_music.py`), written as MIDI with `pretty_midi` and rendered by
+pools; see `course_offline/builders/_music.py`), written as MIDI with `pretty_midi` and rendered by
 `fluidsynth` with one of two real sampled-instrument soundfonts (FluidR3_GM and TimGM6mb, chosen per
 song; used: {dict(fonts)}), with random reverb/chorus and gain. Genres share some instruments and
 overlap in tempo, so that genre is carried by the music as a whole, not by one telltale sound. Each

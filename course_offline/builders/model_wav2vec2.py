@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import training
+from course_utils import training
 from . import model_common as common
 
 HUB_ID = "anton-l/xtreme_s_xlsr_300m_minds14"
@@ -111,7 +111,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
 
     lang_names = ds.features["lang_id"].names
     logits = training.predict(wrapper, data.subset(test_idx))
-    from ..metrics import accuracy_by
+    from course_utils.metrics import accuracy_by
 
     per_lang = accuracy_by([lang_names[l] for l in langs[test_idx]], logits.argmax(-1), labels[test_idx])
     results = {

@@ -23,7 +23,10 @@ import numpy as np
 import soundfile as sf
 
 from . import _sfx
+from .. import layout
 from ._writer import write_card, write_split
+
+REPO = layout.DATASETS["ashraq/esc50"]
 
 RATE = _sfx.RATE
 SECONDS = 5.0
@@ -315,7 +318,7 @@ def build(out_dir: Path, *, size: str, seed: int, log=print, sources: list[Sourc
                          "esc10": src.category in ESC10, "src_file": sid, "take": take,
                          "audio": {"array": audio, "sampling_rate": RATE, "path": name}}
 
-    total = write_split(out_dir, "default", "train", (row for _, row in clips()), features())
+    total = write_split(out_dir, REPO, "default", "train", (row for _, row in clips()), features())
     seconds = time.perf_counter() - start
     present = [c for c in CATEGORIES if counts[c]]
     table = "\n".join(f"  {CATEGORIES.index(c):>2} {c:<16} {counts[c]:>3} clips  {src_count[c]} sources "
@@ -323,7 +326,7 @@ def build(out_dir: Path, *, size: str, seed: int, log=print, sources: list[Sourc
                       for c in present)
     log(f"[esc50] {len(present)} of 50 categories, {total} clips ({SECONDS:g} s, {RATE} Hz), "
         f"failed {len(failed)}:\n{table}")
-    write_card(out_dir, {"default": ["train"]}, _card(size, present, counts, src_count, kinds, folds_of, failed))
+    write_card(out_dir, REPO, _card(size, present, counts, src_count, kinds, folds_of, failed))
     return {"rows": total, "categories": len(present), "per_category": {c: counts[c] for c in present},
             "sources": {c: src_count[c] for c in present}, "failed": len(failed), "failures": failed[:20],
             "clips_per_s": round(total / max(seconds, 1e-9), 2)}
@@ -350,7 +353,7 @@ Each clip derives from one *source recording*:
   the stamps' sound effects, never the spoken `*_desc_*` descriptions);
 - **sf2**: a real sampled sound-effect instrument of a General MIDI soundfont (Sea Shore, Bird
   Tweet, Helicopter, Applause, Church Bell / Tubular Bells) played by `fluidsynth`;
-- **proc**: procedural sound (`course_utils/builders/_sfx.py`), only for sounds that shaped noise or
+- **proc**: procedural sound (`course_offline/builders/_sfx.py`), only for sounds that shaped noise or
   simple tones model well (rain, wind, surf, fire, water drops, clock tick, alarm beeps, engine,
   crickets, sirens, thunder).
 

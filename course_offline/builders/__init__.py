@@ -28,9 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..hub import standin_dir
-
-STAMP = ".course_build.json"
+from ..store import STAMP, standin_dir
 DEFAULT_SEED = 0
 
 
@@ -38,7 +36,7 @@ DEFAULT_SEED = 0
 class Builder:
     name: str  # folder name under datasets/ or models/, and the --only name
     kind: str  # "dataset" or "model"
-    module: str  # module in course_utils.builders, or an absolute dotted path
+    module: str  # module in course_offline.builders, or an absolute dotted path
     requires: tuple[str, ...] = ()  # builders whose output this one reads
     sources: tuple[str, ...] = field(default=())  # extra course_utils files that shape the output
     # Wall seconds of one build, at course size (models: the six in one build from nothing, two at a
@@ -52,10 +50,12 @@ class Builder:
         return self.tiny_cost if size == "tiny" else self.cost
 
 
-SPEECH_SOURCES = ("builders/speech.py", "builders/_espeak.py")
-MODEL_SOURCES = ("training.py", "builders/model_common.py", "audio.py", "preprocessing.py")
+# Paths relative to the folder that holds both packages.
+SPEECH_SOURCES = ("course_offline/builders/speech.py", "course_offline/builders/_espeak.py")
+MODEL_SOURCES = ("course_utils/training.py", "course_offline/builders/model_common.py", "course_utils/audio.py",
+                 "course_utils/preprocessing.py")
 # Imported by builders without shaping what they write (where the data lives, the Hub switch).
-NOT_OUTPUT_SHAPING = ("hub.py",)
+NOT_OUTPUT_SHAPING = ("course_utils/hub.py", "course_offline/store.py", "course_offline/local_hub.py")
 # Order matters: datasets first, then the checkpoints trained on them.
 BUILDERS: dict[str, Builder] = {
     b.name: b
@@ -63,21 +63,21 @@ BUILDERS: dict[str, Builder] = {
         Builder("speech_commands", "dataset", "speech_commands", cost=227, tiny_cost=9, sources=SPEECH_SOURCES),
         Builder("minds14", "dataset", "minds14", cost=89, tiny_cost=26, sources=SPEECH_SOURCES),
         Builder("fleurs", "dataset", "fleurs", cost=315, tiny_cost=34, sources=SPEECH_SOURCES),
-        Builder("esc50", "dataset", "esc50", cost=60, tiny_cost=25, sources=("builders/_sfx.py",)),
-        Builder("gtzan", "dataset", "gtzan", cost=650, tiny_cost=25, sources=("builders/_music.py",)),
+        Builder("esc50", "dataset", "esc50", cost=60, tiny_cost=25, sources=("course_offline/builders/_sfx.py",)),
+        Builder("gtzan", "dataset", "gtzan", cost=650, tiny_cost=25, sources=("course_offline/builders/_music.py",)),
         # Stand-in checkpoints (issue 5): the course_utils modules they import that shape the weights
         # (tests/test_builders_runner.py checks the list against the imports).
         Builder("xlsr-minds14", "model", "model_wav2vec2", requires=("minds14",), sources=MODEL_SOURCES, cost=437, tiny_cost=92),
-        Builder("ast-speech-commands", "model", "model_ast", requires=("speech_commands",), sources=(*MODEL_SOURCES, "fbank.py"), cost=334, tiny_cost=44),
+        Builder("ast-speech-commands", "model", "model_ast", requires=("speech_commands",), sources=(*MODEL_SOURCES, "course_utils/fbank.py"), cost=334, tiny_cost=44),
         Builder("whisper-fleurs-lang-id", "model", "model_whisper", requires=("fleurs",), sources=MODEL_SOURCES, cost=652, tiny_cost=32),
         Builder("clap-htsat-unfused", "model", "model_clap", requires=("esc50",), sources=MODEL_SOURCES, cost=193, tiny_cost=25),
         # train.py: its card reports notebook 05's fine-tuning from it (train.py's defaults and
         # profiles are kept equal to configs/gtzan_finetune.yaml by a test).
         Builder("distilhubert-random-init", "model", "model_hubert_random", requires=("gtzan",),
-                sources=(*MODEL_SOURCES, "train.py", "builders/model_hubert.py"), cost=101, tiny_cost=10),
+                sources=(*MODEL_SOURCES, "course_utils/train.py", "course_offline/builders/model_hubert.py"), cost=101, tiny_cost=10),
         Builder("distilhubert", "model", "model_hubert",
                 requires=("speech_commands", "fleurs", "esc50", "gtzan", "distilhubert-random-init"),
-                sources=(*MODEL_SOURCES, "train.py", "builders/model_hubert_random.py"), cost=260, tiny_cost=28),
+                sources=(*MODEL_SOURCES, "course_utils/train.py", "course_offline/builders/model_hubert_random.py"), cost=260, tiny_cost=28),
     ]
 }
 
@@ -87,7 +87,8 @@ class BuildError(RuntimeError):
 
 
 def _package_root() -> Path:
-    return Path(__file__).resolve().parent.parent
+    """The folder that holds both packages (the checkout, or site-packages)."""
+    return Path(__file__).resolve().parent.parent.parent
 
 
 def _code_of(path: Path) -> bytes:
@@ -115,9 +116,11 @@ def fingerprint(builder: Builder, size: str, seed: int) -> str:
     module_file = (
         Path(importlib.import_module(builder.module).__file__)
         if "." in builder.module
-        else root / "builders" / f"{builder.module}.py"
+        else root / "course_offline" / "builders" / f"{builder.module}.py"
     )
-    files = [module_file] + [root / rel for rel in ("builders/_writer.py", *builder.sources)]
+    # layout.py: the real repositories' layout, which the dataset builders write.
+    shared = ("course_offline/builders/_writer.py", "course_offline/layout.py")
+    files = [module_file] + [root / rel for rel in (*shared, *builder.sources)]
     for path in sorted(set(files)):
         h.update(path.name.encode())
         h.update(_code_of(path) if path.exists() else b"<missing>")

@@ -101,7 +101,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .. import training
+from course_utils import training
+
+from .. import store
 from . import model_common as common
 from .fleurs import FLEURS_LANG
 
@@ -280,14 +282,14 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
     start, start_cpu = time.perf_counter(), time.process_time()
     extractor = WhisperFeatureExtractor(sampling_rate=SR, **FRONT)
     train_extractor = WhisperFeatureExtractor(sampling_rate=SR, **{**FRONT, "chunk_length": TRAIN_CHUNK[size]})
-    train_split = common.load_split("fleurs", "all", "train", size)
+    train_split = common.load_configs("fleurs", "train", size)
     train = _features(train_split, train_extractor, log, crops=CROPS[size], seed=seed)
     finetune = _features(train_split, extractor, log) if FINETUNE[size] else None  # first chunks, as the pipeline sees them
-    test = _features(common.load_split("fleurs", "all", "test", size), extractor, log)
+    test = _features(common.load_configs("fleurs", "test", size), extractor, log)
     try:
-        real = _features(common.load_split("fleurs", "all", "test_real", size), extractor, log)
+        real = _features(store.load_standin("course-standins/fleurs-human-speech", None, "test", size), extractor, log)
     except (ValueError, KeyError, FileNotFoundError) as error:  # no real recordings in this build
-        log(f"[whisper] no test_real split: {error}")
+        log(f"[whisper] no human-speech recordings: {error}")
         real = None
     feature_seconds = time.perf_counter() - start
     feature_cpu_seconds = time.process_time() - start_cpu

@@ -46,7 +46,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .. import training
+from course_utils import training
 from . import esc50
 from . import model_common as common
 
@@ -339,7 +339,7 @@ def zero_shot(model, tokenizer, feats: np.ndarray, true: list[str], categories: 
     audio = torch.cat([model.get_audio_features(input_features=torch.from_numpy(feats[i : i + 64])).pooler_output
                        for i in range(0, len(feats), 64)])
     pred = (audio @ text.T).argmax(-1).numpy()
-    from ..metrics import accuracy
+    from course_utils.metrics import accuracy
 
     return accuracy([categories[p] for p in pred], true)
 

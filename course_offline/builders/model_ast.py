@@ -16,8 +16,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .. import training
-from ..fbank import kaldi_fbank
+from course_utils import training
+from course_utils.fbank import kaldi_fbank
 from . import model_common as common
 
 HUB_ID = "MIT/ast-finetuned-speech-commands-v2"

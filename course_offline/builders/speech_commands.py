@@ -17,7 +17,10 @@ import numpy as np
 from datasets import Audio, ClassLabel, Features, Value
 
 from . import speech
+from .. import layout
 from ._writer import write_card, write_split
+
+REPO = layout.DATASETS["google/speech_commands"]
 
 CONFIG = "v0.02"
 SR = 16000
@@ -136,7 +139,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
     tally = speech.Tally()
     for split, per_label in SIZES[size].items():
         jobs = plan(split, voices[split], per_label, seed)
-        write_split(out_dir, CONFIG, split, _rows(speech.run_jobs(jobs, _render), split, tally, log), FEATURES)
+        write_split(out_dir, REPO, CONFIG, split, _rows(speech.run_jobs(jobs, _render), split, tally, log), FEATURES)
     seconds = time.perf_counter() - start
     summary = tally.summary()
     summary["clips_per_s"] = round(summary["clips"] / seconds, 1)
@@ -144,7 +147,7 @@ def build(out_dir: Path, *, size: str, seed: int, log: Callable[[str], None] = p
     table = tally.tables(LABELS)
     log(f"[speech_commands] clips per label and split:\n{table}")
     log(f"[speech_commands] clips per speaker:\n{tally.speaker_lists()}")
-    write_card(out_dir, {CONFIG: list(SIZES[size])}, _card(size, seed, voices, tally, table, summary))
+    write_card(out_dir, REPO, _card(size, seed, voices, tally, table, summary))
     return summary
 
 
@@ -154,7 +157,7 @@ def _card(size, seed, voices, tally, table, summary) -> str:
     return f"""# Speech Commands v0.02: locally synthesised stand-in
 
 **This is not the real `google/speech_commands` dataset.** It is an offline stand-in generated on
-this machine by `python -m course_utils build --only speech_commands --size {size} --seed {seed}`.
+this machine by `python -m course_offline build --only speech_commands --size {size} --seed {seed}`.
 It has the same config (`v0.02`), splits, columns, feature types and the 36 label names in the same
 order, so course code written for the Hub dataset runs unchanged.
 

@@ -16,27 +16,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..hub import dataset_cache_dir, standin_dir
+from .. import layout, store
+from ..store import standin_dir
 
 
 def load_split(builder: str, config: str | None, split: str, size: str):
-    """A split of a built stand-in corpus (raises a clear error if it is not built)."""
-    from datasets import load_dataset
-
-    folder = standin_dir("dataset", builder, size)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"the {builder!r} corpus ({size}) is not built: {folder} is missing")
-    return load_dataset(str(folder), config, split=split, cache_dir=str(dataset_cache_dir(folder)))
+    """A split of a built stand-in corpus, read from its folder (raises a clear error if it is not built)."""
+    hub_id = next(r.hub_id for r in layout.DATASETS.values() if r.builder == builder and not r.standin_only)
+    if config == "all" and "all" in layout.DATASETS[hub_id].absent:  # FLEURS: every language, as `all` was
+        return load_configs(builder, split, size)
+    return store.load_standin(hub_id, config, split, size)
 
 
 def load_configs(builder: str, split: str, size: str, skip: tuple[str, ...] = ("all",)):
-    """Every per-language config of a corpus, concatenated (what its ``all`` config holds)."""
-    from datasets import concatenate_datasets, get_dataset_config_names
+    """Every per-language config of a corpus, concatenated (what MINDS-14's ``all`` config holds)."""
+    from datasets import concatenate_datasets
 
-    folder = standin_dir("dataset", builder, size)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"the {builder!r} corpus ({size}) is not built: {folder} is missing")
-    names = [c for c in get_dataset_config_names(str(folder)) if c not in skip]
+    hub_id = next(r.hub_id for r in layout.DATASETS.values() if r.builder == builder and not r.standin_only)
+    names = [c for c in store.configs_on_disk(hub_id, size) if c not in skip]
     return concatenate_datasets([load_split(builder, c, split, size) for c in names])
 
 
@@ -98,7 +95,7 @@ def write_card(
         f"# Offline stand-in for `{hub_id}`",
         "",
         f"**This is NOT `{hub_id}`.** It is a small `{model_class}` trained on this machine by the",
-        "course's build (`python -m course_utils build`) so that the notebooks run offline with the",
+        "course's build (`python -m course_offline build`) so that the notebooks run offline with the",
         "same code, classes and label names as the real checkpoint. Its accuracy says nothing about",
         "the real model's.",
         "",
@@ -137,7 +134,7 @@ def write_card(
 
 
 def top1(logits: np.ndarray, labels: np.ndarray) -> float:
-    from ..metrics import accuracy
+    from course_utils.metrics import accuracy
 
     return accuracy(np.argmax(logits, axis=-1), labels)
 

@@ -24,7 +24,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .. import training
+from course_utils import training
+from .. import store
 from . import model_common as common
 
 HUB_ID = "ntu-spml/distilhubert"
@@ -109,13 +110,13 @@ def gtzan_finetune(model_dir: Path, init: str, size: str, seed: int, log) -> dic
     or only its architecture (``init="random"``)."""
     import torch
 
-    from .. import train
+    from course_utils import train
 
-    gtzan = common.standin_dir("dataset", "gtzan", size)
+    gtzan = store.revision_dir("marsyas/gtzan", size=size)
     if not gtzan.is_dir():
         raise FileNotFoundError(f"the gtzan corpus ({size}) is not built: {gtzan} is missing")
     profiles = (["cpu"] if not torch.cuda.is_available() else []) + ["standin"] + (["tiny"] if size == "tiny" else [])
-    cfg = train.load_config(overrides={"model": str(model_dir), "dataset": str(gtzan), "init": init, "save": False,
+    cfg = train.load_config(overrides={"model": str(model_dir), "dataset": str(gtzan), "revision": None, "init": init, "save": False,
                                        "trainer_args": {"disable_tqdm": True, "log_level": "error"}},
                             profiles=profiles)
     with tempfile.TemporaryDirectory() as tmp:
