@@ -1,9 +1,9 @@
 """``python -m course_utils install-torchcodec``: a torchcodec that matches the torch already installed.
 
-The package pins torch and torchcodec only in its ``cpu`` extra (``pip install -e ".[cpu]"``, what
-``make`` and CI use). Colab and GPU machines keep the CUDA torch they have; ``pip`` then picks the
-newest torchcodec, which loads only with the newest torch. This command replaces it with the release
-built for the installed torch, so that ``datasets`` can decode audio.
+The course package does not list torchcodec in its core (``pip install <the course>`` keeps the torch
+that is there: Colab's CUDA build, a GPU machine's); only its ``cpu`` extra pins torch and torchcodec
+together (what ``make`` and CI install). This command installs the torchcodec release built for the
+installed torch, so that ``datasets`` can decode audio; the lessons' setup cell runs it.
 """
 
 from __future__ import annotations
