@@ -1,12 +1,16 @@
 """Every speed benchmark of the course in one run, printed as one table (``make bench``).
 
-    python benchmarks/run_all.py [--size tiny|course] [--only preprocessing|inference|load_audio|gpu|wall]
+    python benchmarks/run_all.py [--size tiny|course] [--only preprocessing|inference|load_audio|gpu|real_sizes|wall]
                                  [--json FILE]
 
 Baseline and course figures of each measure sit side by side with their ratio (how many times
 better the course's way is) and the target. Nothing is asserted: a case that cannot run (a
 stand-in not built, no GPU) says so in its row. Timings depend on the machine and on what else
 runs on it; compare ratios measured in the same run.
+
+``real_sizes`` measures each lesson's model at the real checkpoint's size (random weights) against
+mybinder.org's 2 GB: about 10 minutes of the run at course size, seconds at ``--size tiny`` (tiny
+configs of the same classes).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WALL_FILES = [HERE / "wall_times.json", REPO / "out" / "executed" / "summary.json"]
-BENCHES = ["preprocessing", "inference", "load_audio", "gpu", "wall"]
+BENCHES = ["preprocessing", "inference", "load_audio", "gpu", "real_sizes", "wall"]
 
 
 def machine() -> str:

@@ -76,8 +76,14 @@ class ModelRepo:
     builder: str
     model_class: str
     files: tuple[str, ...]  # what the stand-in holds on main (the real repo may store .bin weights)
+    pipeline_tag: str  # the task the Hub files it under (its search filter)
+    datasets: tuple[str, ...] = ()  # the card's datasets (the Hub's `dataset:<id>` tags)
     evidence: dict[str, str] = field(default_factory=dict)
     unconfirmed: tuple[str, ...] = ()
+
+    @property
+    def tags(self) -> list[str]:
+        return ["transformers", "safetensors", self.pipeline_tag, *(f"dataset:{d}" for d in self.datasets)]
 
 
 DATASETS: dict[str, DatasetRepo] = {r.hub_id: r for r in [
@@ -154,21 +160,40 @@ DATASETS: dict[str, DatasetRepo] = {r.hub_id: r for r in [
 MODELS: dict[str, ModelRepo] = {r.hub_id: r for r in [
     ModelRepo("anton-l/xtreme_s_xlsr_300m_minds14", "xlsr-minds14", "Wav2Vec2ForSequenceClassification",
               ("config.json", "model.safetensors", "preprocessor_config.json", "README.md"),
-              evidence={"class, XLS-R 300M, 0.9033 accuracy on all MINDS-14 languages": "shared; card"}),
+              "audio-classification", ("PolyAI/minds14",),
+              evidence={"class, XLS-R 300M, 0.9033 accuracy on all MINDS-14 languages": "shared; card"},
+              unconfirmed=("the card's pipeline and dataset tags",)),
     ModelRepo("MIT/ast-finetuned-speech-commands-v2", "ast-speech-commands", "ASTForAudioClassification",
               ("config.json", "model.safetensors", "preprocessor_config.json", "README.md"),
-              evidence={"class, 98.12 % on Speech Commands v2": "shared; card"}),
+              "audio-classification", ("google/speech_commands",),
+              evidence={"class, 98.12 % on Speech Commands v2": "shared; card"},
+              unconfirmed=("the card's pipeline and dataset tags",)),
     ModelRepo("sanchit-gandhi/whisper-medium-fleurs-lang-id", "whisper-fleurs-lang-id",
               "WhisperForAudioClassification",
               ("config.json", "model.safetensors", "preprocessor_config.json", "README.md"),
-              evidence={"class, labels are language names, 0.8805 on FLEURS": "shared; card"}),
+              "audio-classification", ("google/fleurs",),
+              evidence={"class, labels are language names, 0.8805 on FLEURS": "shared; card",
+                        "main holds model.safetensors and pytorch_model.bin, no tokenizer files":
+                        "a public local mirror's listing of the repository"},
+              unconfirmed=("the card's pipeline and dataset tags",)),
     ModelRepo("laion/clap-htsat-unfused", "clap-htsat-unfused", "ClapModel",
               ("config.json", "model.safetensors", "preprocessor_config.json", "tokenizer.json", "README.md"),
-              evidence={"ClapModel + ClapProcessor, rand_trunc": "shared; card"}),
+              "zero-shot-audio-classification",
+              evidence={"ClapModel + ClapProcessor, rand_trunc": "shared; card"},
+              unconfirmed=("the card's pipeline tag",)),
     ModelRepo("ntu-spml/distilhubert", "distilhubert", "HubertModel",
               ("config.json", "model.safetensors", "preprocessor_config.json", "README.md"),
-              evidence={"HubertModel, fine-tuned on GTZAN to 0.83 in the chapter": "shared; chapter"}),
+              "feature-extraction",
+              evidence={"HubertModel, fine-tuned on GTZAN to 0.83 in the chapter": "shared; chapter"},
+              unconfirmed=("the card's pipeline tag",)),
 ]}
+
+
+def facts() -> str:
+    """What of the table decides how a stand-in is written (for the builds' fingerprints): the
+    evidence, notes and model tags can be edited without rebuilding anything."""
+    return repr([(r.hub_id, r.builder, r.revision, r.file, r.configs, r.splits, r.columns, r.script, r.absent,
+                  r.standin_only) for r in DATASETS.values()])
 
 
 def folder_name(revision: str) -> str:

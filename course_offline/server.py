@@ -9,6 +9,7 @@ written, and only files inside a revision's folder are ever served.
 Routes (``{type}`` is ``datasets`` or ``models``; ``{rev}`` may be ``%2F``-encoded or raw)::
 
     GET  /api/course-replica                          who is serving what (to reuse a running server)
+    GET  /api/{type}?filter=&pipeline_tag=&search=    search (HfApi().list_models / list_datasets)
     GET  /api/{type}/{org}/{name}[/revision/{rev}]    repository info
     GET  /api/{type}/{org}/{name}/tree/{rev}[/{path}] listing (?recursive, ?expand, ?cursor)
     GET  /api/{type}/{org}/{name}/refs                branches and converts
@@ -228,6 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
         if segs == ["course-replica"] and method != "POST":
             r = self.server.replica
             return self._json({"root": str(r.root), "size": r.size, "pid": os.getpid(), "version": VERSION})
+        if len(segs) == 1 and segs[0] in TYPES and method != "POST":
+            return self._json(self._search(TYPES[segs[0]], params))
         action, args = (segs[3], segs[4:]) if len(segs) > 3 else ("", [])
         if method == "POST" and action != "paths-info":
             raise HubError(405, None, "POST is allowed only on /api/.../paths-info/...")
@@ -246,6 +249,28 @@ class _Handler(BaseHTTPRequestHandler):
         if action == "tree":
             return self._tree(repo, rev, rest, params)
         raise HubError(404, None, f"no such route: /api/{unquote('/'.join(segs))}")
+
+    def _search(self, rtype: str, params: dict) -> list[dict]:
+        """``HfApi().list_models/list_datasets``: the built stand-ins whose tags hold every ``filter``
+        (and ``pipeline_tag``), whose id contains ``search``; at most ``limit``."""
+        from . import layout
+
+        wanted = set(params.get("filter", [])) | {f"{v}" for v in params.get("pipeline_tag", [])}
+        search = params.get("search", [""])[0].lower()
+        table = layout.MODELS if rtype == "model" else layout.DATASETS
+        found = []
+        for repo_id, spec in table.items():
+            repo = self.server.replica.repo(rtype, repo_id)
+            tags = spec.tags if rtype == "model" else ["datasets", "parquet", "audio"]
+            if repo is None or not wanted <= set(tags) or search not in repo_id.lower():
+                continue
+            entry = {"id": repo_id, "_id": repo.commit("main")[:24], "sha": repo.commit("main"), "tags": tags,
+                     "private": False, "downloads": 0, "likes": 0}
+            if rtype == "model":
+                entry.update(modelId=repo_id, pipeline_tag=spec.pipeline_tag, library_name="transformers")
+            found.append(entry)
+        limit = params.get("limit", [None])[0]
+        return found[: int(limit)] if limit and limit.isdigit() else found
 
     def _repo(self, rtype: str, org: str, name: str) -> Repo:
         replica, repo_id = self.server.replica, f"{unquote(org)}/{unquote(name)}"

@@ -8,11 +8,13 @@ One module per responsibility:
 - ``training``      training presets (``TrainingArguments`` that fit the hardware)
 - ``metrics``       accuracy, ``compute_metrics``, a local ``evaluate`` metric
 - ``hub``           which world the lessons run in: the Hub, or the local Hub of stand-ins
+- ``quiet``         ``quiet_logs``: routine library messages, silenced in one place
 - ``doctor``        environment checks with a fix for each problem
 """
 
 from .audio import AudioDecodeError, load_audio, resample, to_pipeline_input
 from .hub import World, course_mode, course_size, data_dir, describe_world, start_world
+from .quiet import quiet_logs
 
 __all__ = [
     "AudioDecodeError",
@@ -22,6 +24,7 @@ __all__ = [
     "data_dir",
     "describe_world",
     "load_audio",
+    "quiet_logs",
     "resample",
     "start_world",
     "to_pipeline_input",

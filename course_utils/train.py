@@ -9,8 +9,9 @@ The same command runs on one process or many, unchanged::
 
 ``Trainer`` wraps the model in DDP (NCCL on GPUs, gloo on CPUs); every process seeds the same
 way, and only the first one writes files. ``batch_size`` is per process, so the global batch is
-``batch_size x processes``. The notebook reads the same file with ``load_config`` and calls
-``prepare_data`` / ``build_model`` / ``make_trainer``, so both run one code path.
+``batch_size x processes``. The notebook reads the same file with ``load_config`` and spells out
+the same ``from_pretrained`` and ``TrainingArguments`` calls in its cells;
+tests/test_lesson05_same_as_script.py checks that both build the same model and arguments.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Training presets: ``TrainingArguments`` that fit the hardware, feature caching, and a ``fit`` helper.
 
-The GTZAN notebook, ``python -m course_utils.train`` and the stand-in builders all train through
-this module, so the builds exercise exactly the code a learner runs.
+``python -m course_utils.train`` and the stand-in builders train through this module; lesson 5
+writes its ``TrainingArguments`` out in its cells and takes ``mixed_precision`` and
+``configure_threads`` from here (a test keeps the two equal).
 
 - ``training_args(...)``: current argument names (``eval_strategy``; warm-up as a fraction in
   ``warmup_steps``), mixed precision only on CUDA (``fp16`` on a CPU silently runs a slow autocast),

@@ -58,10 +58,11 @@ def load_accuracy():
 
 
 def report_headline(notebook: str, metric: str, value: float, **details) -> dict:
-    """Print a notebook's headline figure; also write it as JSON when ``$COURSE_REPORT_DIR`` is set.
+    """Record a notebook's headline figure: as JSON when ``$COURSE_REPORT_DIR`` is set, else nowhere.
 
     ``make course`` and the notebook tests set ``COURSE_REPORT_DIR`` to collect the figures into a
-    summary table and to check them against floors.
+    summary table and to check them against floors. It prints nothing: the lesson has shown the
+    figure, with what it measures, and this hidden cell is plumbing.
     """
     import json
     import os
@@ -70,8 +71,6 @@ def report_headline(notebook: str, metric: str, value: float, **details) -> dict
 
     record = {"notebook": notebook, "metric": metric, "value": float(value), "mode": course_mode(),
               "size": course_size(), **details}
-    shown = ", ".join(f"{k}={v}" for k, v in details.items())
-    print(f"Headline: {metric} = {float(value):.3f}" + (f" ({shown})" if shown else ""))
     folder = os.environ.get("COURSE_REPORT_DIR")
     if folder:
         os.makedirs(folder, exist_ok=True)
