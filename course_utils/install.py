@@ -3,7 +3,8 @@
 The course package does not list torchcodec in its core (``pip install <the course>`` keeps the torch
 that is there: Colab's CUDA build, a GPU machine's); only its ``cpu`` extra pins torch and torchcodec
 together (what ``make`` and CI install). This command installs the torchcodec release built for the
-installed torch, so that ``datasets`` can decode audio; the lessons' setup cell runs it.
+installed torch, so that ``datasets`` can decode audio, and FFmpeg where it is missing (apt, as
+root: Colab); the lessons' setup cell runs it.
 """
 
 from __future__ import annotations
@@ -34,9 +35,25 @@ def torchcodec_works() -> tuple[bool, str]:
     return ok, message
 
 
+def ensure_ffmpeg() -> str:
+    """FFmpeg, which torchcodec decodes with: present, installed with apt (as root), or what to do."""
+    import os
+    import shutil
+
+    if shutil.which("ffmpeg"):
+        return "ffmpeg: present"
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        done = subprocess.run("apt-get -qq update && apt-get -qq install -y --no-install-recommends ffmpeg",
+                   shell=True, capture_output=True, text=True)
+        if done.returncode == 0 and shutil.which("ffmpeg"):
+            return "ffmpeg: installed with apt-get"
+    return "ffmpeg: missing; install it (Debian/Ubuntu: sudo apt-get install ffmpeg; conda: conda install ffmpeg)"
+
+
 def main() -> int:
     import torch
 
+    print(ensure_ffmpeg(), flush=True)
     ok, message = torchcodec_works()
     if ok:
         print(f"{message}; nothing to install (torch {torch.__version__})")

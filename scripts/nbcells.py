@@ -52,7 +52,7 @@ if importlib.util.find_spec("course_utils") is None:
     print("Installing the course package ...")
     if subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{REPO_URL}"]).returncode:
         raise SystemExit("pip could not install the course package (no network?): see its message above.")
-    subprocess.run([sys.executable, "-m", "course_utils", "install-torchcodec"], check=True)
+    subprocess.run([sys.executable, "-m", "course_utils", "install-torchcodec"], check=True)  # and FFmpeg
 
 import course_utils
 world = course_utils.start_world()  # online the Hub; offline a local Hub of stand-ins (before any HF import)
