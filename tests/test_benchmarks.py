@@ -82,3 +82,28 @@ def test_gpu_benchmark_trains_the_real_architecture_on_a_cpu(tiny_gtzan, tmp_pat
     ten_epochs = next(r for r in rows if r["measure"].startswith("10 epochs"))
     assert ten_epochs["baseline"] == "60"
     assert ten_epochs["ratio"] == pytest.approx(60 / float(ten_epochs["course"]), rel=0.01)
+
+
+def test_real_sizes_benchmark_smoke(bench):
+    """bench_real_sizes on tiny configs of the five lessons' model classes, all in one child process:
+    every model loads, classifies (fp32, and bf16 for XLS-R and Whisper, also one clip at a time) and
+    lesson 5's training steps run; the footprint it prints has the shape course_utils.sizing reads."""
+    from course_utils.sizing import MODEL_FOOTPRINT
+
+    real_sizes = bench("real_sizes")
+    figures = real_sizes.measure(list(real_sizes.MODELS), smoke=True, log=lambda s: None)
+    rows = real_sizes.rows(figures, smoke=True)
+    assert rows and not [r for r in rows if "failed" in r["note"] or "not run" in r["note"]], rows
+    measures = " | ".join(r["measure"] for r in rows)
+    for label in ("01 XLS-R 300M bf16, batch 1", "02 AST base fp32", "03 Whisper-medium encoder bf16",
+                  "04 CLAP HTSAT-unfused fp32", "05 DistilHuBERT training step, batch 8 x 3s"):
+        assert label in measures, measures
+    printed = real_sizes.footprint(figures)
+    assert set(printed) == set(MODEL_FOOTPRINT)
+    for model_id, entry in printed.items():
+        assert set(entry) == set(MODEL_FOOTPRINT[model_id]) - {"train_10s", "train_30s"} | (
+            {"train_1s", "train_3s"} if "train_10s" in MODEL_FOOTPRINT[model_id] else set()), model_id
+        for key in ("fp32", "bf16", "bf16_b1"):
+            if key in entry:
+                # s_per_clip_avx2: merged in from a run with --isa avx2
+                assert set(entry[key]) == set(MODEL_FOOTPRINT[model_id][key]) - {"s_per_clip_avx2"}, (model_id, key)

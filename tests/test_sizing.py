@@ -33,7 +33,7 @@ LAPTOP_LEFT = 16.0
 
 
 def test_the_table_covers_the_five_checkpoints_the_notebooks_load():
-    generator = (REPO / "scripts" / "make_notebooks.py").read_text()
+    generator = "".join(p.read_text() for p in sorted((REPO / "scripts").rglob("*.py")))  # the lessons' sources
     assert set(MODEL_FOOTPRINT) == {XLSR, AST, WHISPER, CLAP, DISTILHUBERT}
     for model_id, fp in MODEL_FOOTPRINT.items():
         assert model_id in generator, model_id
@@ -60,12 +60,12 @@ def test_on_a_16_gb_machine_every_model_loads_in_float32():
 def test_on_binder_xlsr_is_refused_or_runs_in_bfloat16_and_whisper_runs_in_bfloat16():
     # XLS-R at batch 8: float32 needs ~2.6 GB beyond the kernel, bfloat16 ~1.4 GB (x 1.15 headroom).
     try:
-        plan = plan_inference(XLSR, 300, device="cpu", available_gb=BINDER_LEFT)
+        plan = plan_inference(XLSR, 300, device="cpu", available_gb=BINDER_LEFT, bf16_fast=True)
     except MachineTooSmall:
         pass
     else:
         assert plan.dtype is torch.bfloat16, plan.reason
-    plan = plan_inference(WHISPER, 500, device="cpu", available_gb=BINDER_LEFT)
+    plan = plan_inference(WHISPER, 500, device="cpu", available_gb=BINDER_LEFT, bf16_fast=True)
     assert plan.dtype is torch.bfloat16 and "float32 would need" in plan.reason, plan.reason
     # The small ones stay in float32 there.
     assert plan_inference(AST, 500, device="cpu", available_gb=BINDER_LEFT).dtype is torch.float32
@@ -86,9 +86,30 @@ def test_one_clip_at_a_time_when_the_lessons_batch_does_not_fit():
         pytest.skip("no batch-1 figures measured")
     just = fp["bf16_b1"]["need_gb"] * sizing.MARGIN
     assert just < fp["bf16"]["need_gb"] * sizing.MARGIN
-    plan = plan_inference(XLSR, 300, device="cpu", available_gb=just)
+    plan = plan_inference(XLSR, 300, device="cpu", available_gb=just, bf16_fast=True)
     assert plan.dtype is torch.bfloat16 and plan.batch_size == 1, plan.reason
-    assert "one clip at a time" in plan.reason
+    assert "one clip at a time" in plan.reason and plan.n_clips == 300
+
+
+def test_without_bfloat16_instructions_bfloat16_is_timed_with_the_avx2_figures():
+    fast = plan_inference(WHISPER, 500, device="cpu", available_gb=BINDER_LEFT, bf16_fast=True)
+    slow = plan_inference(WHISPER, 500, device="cpu", available_gb=BINDER_LEFT, bf16_fast=False)
+    assert fast.dtype is slow.dtype is torch.bfloat16  # memory decides the dtype, the CPU only the time
+    b1 = MODEL_FOOTPRINT[WHISPER]["bf16_b1"]
+    assert fast.n_clips == math.floor((600 - b1["load_s"]) / b1["s_per_clip"])
+    assert slow.n_clips == math.floor((600 - b1["load_s"]) / b1["s_per_clip_avx2"]) < fast.n_clips
+    assert "no bfloat16 instructions" in slow.reason and "no bfloat16" not in fast.reason
+
+
+def test_bf16_instructions_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n")
+    assert sizing.has_bf16_instructions(cpuinfo) is True
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n")
+    assert sizing.has_bf16_instructions(cpuinfo) is False
+    cpuinfo.write_text("processor\t: 0\nFeatures\t: fp asimd sve bf16\n")  # Arm (Graviton 3)
+    assert sizing.has_bf16_instructions(cpuinfo) is True
+    assert sizing.has_bf16_instructions(tmp_path / "absent") is None
 
 
 def test_the_error_says_what_is_needed_what_is_available_and_what_to_do():
