@@ -336,15 +336,18 @@ def plan_inference(model_id: str, n_clips_wanted: int, *, device=None, budget_s:
                     available_gb, f"{device.split(':')[0].upper()}: float32, all {n_clips_wanted} clips "
                                   f"({fp['params_m']:.0f} M parameters)", fp["batch_size"])
     available = available_memory_gb() if available_gb is None else float(available_gb)
-    options = [key for key in ("fp32", "bf16", "bf16_b1") if key in fp]
-    choice = next((key for key in options if fp[key]["need_gb"] * margin <= available), None)
-    if choice is None:
-        least = min(fp[key]["need_gb"] for key in options) * margin
-        raise MachineTooSmall(model_id, least, available, "classify clips with it")
-    figures = fp[choice]
-    dtype = torch.float32 if choice == "fp32" else torch.bfloat16
     if bf16_fast is None:
         bf16_fast = has_bf16_instructions() is not False  # unknown: assume a recent CPU
+    options = [key for key in ("fp32", "bf16", "bf16_b1") if key in fp]
+    fits = [key for key in options if fp[key]["need_gb"] * margin <= available]
+    if not fits:
+        least = min(fp[key]["need_gb"] for key in options) * margin
+        raise MachineTooSmall(model_id, least, available, "classify clips with it")
+    # With bfloat16 instructions the fastest way that fits (bfloat16, even one clip at a time, beats
+    # float32 there); without them bfloat16 is several times slower, so only for memory.
+    choice = min(fits, key=lambda key: fp[key]["s_per_clip"]) if bf16_fast else fits[0]
+    figures = fp[choice]
+    dtype = torch.float32 if choice == "fp32" else torch.bfloat16
     slow = not bf16_fast and "s_per_clip_avx2" in figures
     per_clip = figures["s_per_clip_avx2"] if slow else figures["s_per_clip"]
     load = figures.get("load_s", 0.0)
@@ -359,7 +362,9 @@ def plan_inference(model_id: str, n_clips_wanted: int, *, device=None, budget_s:
     else:
         reason = (f"CPU, {name}: {speed}, so {n} of {n_clips_wanted} clips fit {_minutes(budget_s)}; "
                   f"a GPU would classify all {n_clips_wanted}")
-    if choice != "fp32":
+    if choice != "fp32" and fp["fp32"]["need_gb"] * margin <= available:
+        reason += "; bfloat16 because this CPU has bfloat16 instructions (faster than float32 here)"
+    elif choice != "fp32":
         reason += (f"; {name} because float32 would need {fp['fp32']['need_gb'] * margin:.1f} GB "
                    f"and {available:.1f} GB is available")
     if choice == "bf16_b1":

@@ -50,11 +50,21 @@ def test_the_table_covers_the_five_checkpoints_the_notebooks_load():
 # --- memory: the rule picks float32, bfloat16, or refuses --------------------------------------------
 
 
-def test_on_a_16_gb_machine_every_model_loads_in_float32():
+def test_on_a_16_gb_machine_without_bf16_instructions_every_model_loads_in_float32():
     for model_id in MODEL_FOOTPRINT:
-        plan = plan_inference(model_id, 10, device="cpu", available_gb=LAPTOP_LEFT)
+        plan = plan_inference(model_id, 10, device="cpu", available_gb=LAPTOP_LEFT, bf16_fast=False)
         assert plan.dtype is torch.float32 and plan.load_kwargs == {"dtype": torch.float32}, plan.reason
         assert plan.batch_size == MODEL_FOOTPRINT[model_id]["batch_size"]
+
+
+def test_with_bf16_instructions_the_faster_bfloat16_wins_where_it_was_measured():
+    """A bigger machine must not classify fewer clips: where bfloat16 is faster, it is chosen."""
+    for model_id, fp in MODEL_FOOTPRINT.items():
+        plan = plan_inference(model_id, 300, device="cpu", available_gb=LAPTOP_LEFT, bf16_fast=True)
+        fastest = min((k for k in ("fp32", "bf16", "bf16_b1") if k in fp), key=lambda k: fp[k]["s_per_clip"])
+        assert plan.dtype is (torch.float32 if fastest == "fp32" else torch.bfloat16), plan.reason
+        small = plan_inference(model_id, 300, device="cpu", available_gb=1.5, bf16_fast=True) if "bf16" in fp else plan
+        assert plan.n_clips >= small.n_clips, (plan.reason, small.reason)
 
 
 def test_on_binder_xlsr_is_refused_or_runs_in_bfloat16_and_whisper_runs_in_bfloat16():
@@ -72,12 +82,12 @@ def test_on_binder_xlsr_is_refused_or_runs_in_bfloat16_and_whisper_runs_in_bfloa
     assert plan_inference(CLAP, 400, device="cpu", available_gb=BINDER_LEFT).dtype is torch.float32
 
 
-def test_bfloat16_only_when_float32_does_not_fit():
+def test_without_bf16_instructions_bfloat16_only_when_float32_does_not_fit():
     fp = MODEL_FOOTPRINT[XLSR]
     between = (fp["fp32"]["need_gb"] + fp["bf16"]["need_gb"]) / 2 * sizing.MARGIN
-    assert plan_inference(XLSR, 300, device="cpu", available_gb=between).dtype is torch.bfloat16
+    assert plan_inference(XLSR, 300, device="cpu", available_gb=between, bf16_fast=False).dtype is torch.bfloat16
     enough = fp["fp32"]["need_gb"] * sizing.MARGIN
-    assert plan_inference(XLSR, 300, device="cpu", available_gb=enough).dtype is torch.float32
+    assert plan_inference(XLSR, 300, device="cpu", available_gb=enough, bf16_fast=False).dtype is torch.float32
 
 
 def test_one_clip_at_a_time_when_the_lessons_batch_does_not_fit():
@@ -127,11 +137,12 @@ def test_the_error_says_what_is_needed_what_is_available_and_what_to_do():
 
 def test_budget_arithmetic_on_a_cpu():
     fp = MODEL_FOOTPRINT[WHISPER]["fp32"]
-    plan = plan_inference(WHISPER, 500, device="cpu", budget_s=600, available_gb=LAPTOP_LEFT)
-    expected = math.floor((600 - fp["load_s"]) / fp["s_per_clip"])
+    plan = plan_inference(WHISPER, 500, device="cpu", budget_s=600, available_gb=LAPTOP_LEFT, bf16_fast=False)
+    per_clip = fp.get("s_per_clip_avx2", fp["s_per_clip"])  # no bf16 instructions: the AVX2 figures
+    expected = math.floor((600 - fp["load_s"]) / per_clip)
     assert plan.n_clips == expected < 500 and plan.n_clips_wanted == 500
-    assert plan.seconds == pytest.approx(fp["load_s"] + expected * fp["s_per_clip"])
-    assert re.search(rf"CPU, float32: {fp['s_per_clip']:.1f} s per clip, so {expected} of 500 clips fit 10 minutes",
+    assert plan.seconds == pytest.approx(fp["load_s"] + expected * per_clip)
+    assert re.search(rf"CPU, float32: {per_clip:.1f} s per clip, so {expected} of 500 clips fit 10 minutes",
                      plan.reason), plan.reason
     assert "a GPU would classify all 500" in plan.reason
     # A budget long enough for all of them, and one too short for any: at least one clip.

@@ -86,13 +86,24 @@ decoder is needed: one forward pass gives the label.
 ## Classify it with a pipeline
 
 `pipeline("audio-classification", ...)` wraps the feature extractor, the model and the softmax.
+The real checkpoint is large (about 315 M parameters), so before loading it we ask whether it fits
+this machine: on a CPU the lesson measures fewer calls, to finish in about 10 minutes, where a GPU
+would classify all of them; offline the stand-in is small, so all calls run.
 """),
     code('''
 import torch
-from transformers import pipeline
+from course_utils.sizing import plan_inference
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-classifier = pipeline("audio-classification", model="anton-l/xtreme_s_xlsr_300m_minds14", device=DEVICE)
+N_EVAL = {"tiny": 60, "course": 300}[SIZE]  # the calls we want to classify below
+plan = plan_inference("anton-l/xtreme_s_xlsr_300m_minds14", N_EVAL, device=DEVICE, offline=OFFLINE)
+print(plan.reason)
+'''),
+    code('''
+from transformers import pipeline
+
+classifier = pipeline("audio-classification", model="anton-l/xtreme_s_xlsr_300m_minds14", device=DEVICE,
+                      **plan.load_kwargs)  # the dtype the plan chose
 '''),
     code(f'''
 {CHECK}
@@ -131,8 +142,9 @@ predictions
     md("""
 ## Measure: accuracy on many calls
 
-One prediction proves nothing. We classify a seeded random sample of calls and count how often the
-top label is the true intent. The pipeline batches clips when we feed it a generator.
+One prediction proves nothing. We classify a seeded random sample of calls (as many as the plan
+above allows) and count how often the top label is the true intent. The pipeline batches clips
+when we feed it a generator.
 
 MINDS-14 has only a `train` split, and the real checkpoint was fine-tuned on part of it, so online
 we measure on an en-AU sample the model has seen: an optimistic figure. The offline stand-in records
@@ -140,7 +152,6 @@ its speakers in `path`: it never heard the voices of fold 4, so offline we measu
 speakers, across all its languages (`data_dir="all"`).
 """),
     code('''
-N_EVAL = {"tiny": 60, "course": 300}[SIZE]
 if OFFLINE:
     pool = load_dataset("PolyAI/minds14", data_dir="all", revision="refs/convert/parquet", split="train")
     pool = pool.filter(lambda path: "/fold4-" in path, input_columns="path")
@@ -148,14 +159,14 @@ if OFFLINE:
 else:
     pool = minds
     EVAL_SET = "en-AU train split (the model trained on it: optimistic)"
-sample = pool.shuffle(seed=0).select(range(min(N_EVAL, len(pool))))
+sample = pool.shuffle(seed=0).select(range(min(plan.n_clips, len(pool))))  # the plan's count
 sample = sample.cast_column("audio", Audio(sampling_rate=rate))
 
 def clips(rows):
     for row in rows:
         yield row["audio"]["array"]
 
-predicted = [out[0]["label"] for out in classifier(clips(sample), batch_size=8, top_k=1)]
+predicted = [out[0]["label"] for out in classifier(clips(sample), batch_size=plan.batch_size, top_k=1)]
 references = [intents[i] for i in sample["intent_class"]]
 '''),
     code('''

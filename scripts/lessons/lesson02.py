@@ -56,13 +56,25 @@ no speech: _silence_
 
 AST turns the clip into a log-mel spectrogram, cuts it into patches like an image, and runs a
 Transformer over the patches. The pipeline's own feature extractor computes the spectrogram.
+
+Before loading the real checkpoint (about 86 M parameters) we ask whether it fits this machine and
+how many clips fit about 10 minutes on a CPU (a GPU would classify all of them); offline the
+stand-in is small, so all clips run.
 """),
     code('''
 import torch
-from transformers import pipeline
+from course_utils.sizing import plan_inference
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-classifier = pipeline("audio-classification", model="MIT/ast-finetuned-speech-commands-v2", device=DEVICE)
+N_EVAL = {"tiny": 40, "course": 500}[SIZE]  # the clips we want to classify below
+plan = plan_inference("MIT/ast-finetuned-speech-commands-v2", N_EVAL, device=DEVICE, offline=OFFLINE)
+print(plan.reason)
+'''),
+    code('''
+from transformers import pipeline
+
+classifier = pipeline("audio-classification", model="MIT/ast-finetuned-speech-commands-v2", device=DEVICE,
+                      **plan.load_kwargs)  # the dtype the plan chose
 '''),
     code(f'''
 {CHECK}
@@ -129,16 +141,15 @@ smaller than the split, the first clips come from the first few labels only. So 
 the whole validation split (about 10,000 clips online, a few hundred MB).
 """),
     code('''
-N_EVAL = {"tiny": 40, "course": 500}[SIZE]
 stream = speech_commands.shuffle(seed=0, buffer_size=10_000).filter(lambda row: labels[row["label"]] in model_labels)
 references = []
 
 def clips(rows):
-    for row in rows.take(N_EVAL):
+    for row in rows.take(plan.n_clips):  # the plan's count
         references.append(labels[row["label"]])
         yield row["audio"]["array"]
 
-predicted = [out[0]["label"] for out in classifier(clips(stream), batch_size=16, top_k=1)]
+predicted = [out[0]["label"] for out in classifier(clips(stream), batch_size=plan.batch_size, top_k=1)]
 '''),
     code('''
 from collections import Counter

@@ -43,13 +43,28 @@ IPython.display.Audio(audio["array"], rate=audio["sampling_rate"])
 codes = [name for name in lang_ids.names if name != "all"]  # the ClassLabel also names the `all` config
 print(len(codes), "language codes, e.g.", ", ".join(codes[:4]), "...")
 ''', expect="102 language codes, e.g. af_za, am_et, ar_eg, as_in ..."),
-    md("## Classify with the Whisper LID model"),
+    md("""
+## Classify with the Whisper LID model
+
+The real checkpoint is large (about 300 M parameters) and Whisper pads every clip to 30 s, so before
+loading it we ask whether it fits this machine: on a CPU the lesson measures fewer clips, to finish
+in about 10 minutes, where a GPU would classify all of them; offline the stand-in is small, so all
+clips run.
+"""),
     code('''
 import torch
-from transformers import pipeline
+from course_utils.sizing import plan_inference
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-classifier = pipeline("audio-classification", model="sanchit-gandhi/whisper-medium-fleurs-lang-id", device=DEVICE)
+N_EVAL = {"tiny": 75, "course": 500}[SIZE]  # the test clips we want to classify below (25 languages)
+plan = plan_inference("sanchit-gandhi/whisper-medium-fleurs-lang-id", N_EVAL, device=DEVICE, offline=OFFLINE)
+print(plan.reason)
+'''),
+    code('''
+from transformers import pipeline
+
+classifier = pipeline("audio-classification", model="sanchit-gandhi/whisper-medium-fleurs-lang-id", device=DEVICE,
+                      **plan.load_kwargs)  # the dtype the plan chose
 '''),
     code(f'''
 {CHECK}
@@ -86,7 +101,7 @@ LANGUAGES = ["af_za", "be_by", "bg_bg", "ca_es", "cs_cz", "da_dk", "de_de", "el_
              "fr_fr", "hi_in", "hu_hu", "id_id", "it_it", "nl_nl", "pl_pl", "pt_br", "ro_ro", "ru_ru", "sv_se",
              "tr_tr", "uk_ua", "vi_vn"]
 languages = [code for code in LANGUAGES if code in available]
-PER_LANG = {"tiny": 3, "course": 20}[SIZE]
+PER_LANG = max(1, plan.n_clips // len(languages))  # the plan's clips, shared out: every language keeps some
 print(len(languages), "languages, up to", PER_LANG, "test clips each")
 '''),
     md("""
@@ -111,7 +126,7 @@ def classify(rows):
             truth.append(row["language"])
             yield row["audio"]["array"]
 
-    predicted = [out[0]["label"] for out in classifier(arrays(), batch_size=8, top_k=1)]
+    predicted = [out[0]["label"] for out in classifier(arrays(), batch_size=plan.batch_size, top_k=1)]
     return predicted, truth
 
 predicted, references = classify(test_rows())
@@ -163,8 +178,8 @@ ax.set(xlim=(0, 1), xlabel="accuracy (±1 standard error)",
 plt.show()
 '''),
     md("""
-**What to notice:** with 20 clips per language (the course size; a quick run has fewer) one clip
-moves a bar by 0.05 and the standard error is up to 0.11, so the ranking of neighbouring languages is mostly noise. A bar at 0 or 1 has no
+**What to notice:** with 20 clips per language (the course size on a GPU; a quick run or a CPU has
+fewer) one clip moves a bar by 0.05 and the standard error is up to 0.11, so the ranking of neighbouring languages is mostly noise. A bar at 0 or 1 has no
 error bar, yet 20 clips cannot show that a language is never or always right.
 """),
     md("Which languages does it take for which? Related languages (Russian and Ukrainian, say) are the usual suspects:"),
@@ -212,7 +227,7 @@ call (`top_k=None` returns every label's score) and average each language's scor
 chunk_s = min(window_s, 10)  # any length up to the window: shorter chunks give more votes, each on less speech
 chunks = [recording[start:start + chunk_s * rate] for start in range(0, len(recording), chunk_s * rate)]
 chunks = [chunk for chunk in chunks if len(chunk) >= rate]  # drop a leftover under 1 s
-chunk_scores = classifier(chunks, top_k=None, batch_size=8)
+chunk_scores = classifier(chunks, top_k=None, batch_size=plan.batch_size)
 average = Counter()
 for scores in chunk_scores:
     for entry in scores:

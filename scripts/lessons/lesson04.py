@@ -53,14 +53,27 @@ from course_utils.display import plot_clip
 
 plot_clip(example["audio"], title=example["category"])
 '''),
-    md("## The model and its sampling rate"),
+    md("""
+## The model and its sampling rate
+
+Before loading the real checkpoint (about 150 M parameters) we ask whether it fits this machine
+and how many clips fit about 10 minutes on a CPU (a GPU would embed all of them); offline the
+stand-in is small, so all clips run.
+"""),
     code('''
 import torch
-from transformers import ClapModel, ClapProcessor
+from course_utils.sizing import plan_inference
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+N_EVAL = {"tiny": 40, "course": 400}[SIZE]  # the clips we want to classify below
+plan = plan_inference("laion/clap-htsat-unfused", N_EVAL, device=DEVICE, offline=OFFLINE)
+print(plan.reason)
+'''),
+    code('''
+from transformers import ClapModel, ClapProcessor
+
 checkpoint = "laion/clap-htsat-unfused"
-model = ClapModel.from_pretrained(checkpoint).to(DEVICE).eval()
+model = ClapModel.from_pretrained(checkpoint, **plan.load_kwargs).to(DEVICE).eval()  # the plan's dtype
 processor = ClapProcessor.from_pretrained(checkpoint)
 '''),
     code(f'''
@@ -104,9 +117,8 @@ sounds, which a real zero-shot model has not, so we score the two kinds apart to
 import numpy as np
 import torch.nn.functional as F
 
-N_EVAL = {"tiny": 40, "course": 400}[SIZE]
 fold5 = esc.filter(lambda fold: fold == 5, input_columns="fold")  # ESC-50's last fold; the stand-in never trained on it
-sample = fold5.shuffle(seed=0).select(range(min(N_EVAL, len(fold5))))
+sample = fold5.shuffle(seed=0).select(range(min(plan.n_clips, len(fold5))))  # the plan's count
 references = np.array(sample["category"])
 
 @torch.no_grad()
@@ -123,7 +135,7 @@ def embed_text(prompts):
     inputs = processor(text=prompts, return_tensors="pt", padding=True).to(DEVICE)
     return F.normalize(model.get_text_features(**inputs).pooler_output, dim=-1)
 
-audio_embeddings = embed_audio(sample)
+audio_embeddings = embed_audio(sample, batch_size=plan.batch_size)
 print(audio_embeddings.shape, "(clips x embedding size)")
 '''),
     md("""
