@@ -110,7 +110,7 @@ precision, whole 30-second songs, the best epoch kept. They live in `configs/gtz
 which the script `python -m course_utils.train` reads too. Profiles in that file adapt them to
 where the lesson runs:
 
-- `cpu` (no GPU): 3 epochs (online, a plan below keeps only the steps that fit about 10 minutes);
+- `cpu` (no GPU): 3 epochs on the first 10 s of each song (online, a plan below keeps only the steps that fit about 10 minutes);
 - `standin` (offline): a larger learning rate, a fourth epoch and the first 10 s of each song for the small stand-in;
 - `tiny` (CI): the tiny stand-ins, in seconds.
 """),
@@ -133,7 +133,7 @@ seconds after the start. `make bench` measured the course's on-the-fly way (the 
 over everything, on the course-size stand-in: the first batch 10.7x sooner, an epoch 6.5x faster.
 """),
     code('''
-MAX_SECONDS = cfg.max_seconds  # 30 s in the published recipe (a whole GTZAN song), 10 s for the stand-in
+MAX_SECONDS = cfg.max_seconds  # 30 s in the published recipe (a whole GTZAN song); 10 s on a CPU and offline
 max_length = int(sampling_rate * MAX_SECONDS)
 
 def preprocess_function(batch):
