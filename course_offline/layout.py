@@ -66,6 +66,12 @@ class DatasetRepo:
     unconfirmed: tuple[str, ...] = ()
     standin_only: bool = False  # a repository of the offline world with no real counterpart
 
+    @property
+    def subdir(self) -> str:
+        """Where its files live inside the builder's folder: a stand-in-only repository under its own
+        name (FLEURS' human speech sits beside the FLEURS stand-in), a real one at the top."""
+        return self.hub_id.split("/", 1)[1] if self.standin_only else ""
+
     def data_path(self, config: str, split: str, index: int = 0, total: int = 1) -> str:
         return self.file.format(config=config, split=split, index=index, total=total)
 

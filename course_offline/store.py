@@ -60,16 +60,7 @@ def dataset_cache_dir(folder: str | os.PathLike) -> Path:
 def revision_dir(hub_id: str, revision: str | None = None, size: str | None = None) -> Path:
     """The folder that holds a dataset stand-in's files at ``revision`` (default: where the data is)."""
     repo = layout.dataset(hub_id)
-    folder = standin_dir("dataset", repo.builder, size)
-    if repo.standin_only and repo.hub_id != layout.DATASETS[hub_id].hub_id:
-        raise KeyError(hub_id)
-    sub = _extra_subdir(repo)
-    return folder / sub / layout.folder_name(revision or repo.revision)
-
-
-def _extra_subdir(repo: layout.DatasetRepo) -> str:
-    # A stand-in-only repository lives inside its builder's folder, under its own name.
-    return repo.hub_id.split("/", 1)[1] if repo.standin_only else ""
+    return standin_dir("dataset", repo.builder, size) / repo.subdir / layout.folder_name(revision or repo.revision)
 
 
 def load_standin(hub_id: str, config: str | None, split: str, size: str | None = None, **kwargs):
@@ -126,7 +117,7 @@ class Replica:
         if repo_type == "dataset" and repo_id in layout.DATASETS:
             spec = layout.DATASETS[repo_id]
             folder = self._folder("dataset", spec.builder)
-            base = folder / _extra_subdir(spec)
+            base = folder / spec.subdir
             revisions = {}
             for revision in (layout.MAIN, spec.revision):
                 if (base / layout.folder_name(revision)).is_dir():

@@ -13,7 +13,7 @@ One module per responsibility:
 """
 
 from .audio import AudioDecodeError, load_audio, resample, to_pipeline_input
-from .hub import World, course_mode, course_size, data_dir, describe_world, start_world
+from .hub import World, course_mode, course_size, data_dir, start_world
 from .quiet import quiet_logs
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "course_mode",
     "course_size",
     "data_dir",
-    "describe_world",
     "load_audio",
     "quiet_logs",
     "resample",

@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["World", "course_mode", "course_size", "data_dir", "describe_world", "hub_reachable", "start_world"]
+__all__ = ["World", "course_mode", "course_size", "data_dir", "hub_reachable", "start_world"]
 
 MODES = ("hub", "offline", "auto")
 SIZES = ("tiny", "course")
@@ -188,8 +188,3 @@ def _answers(endpoint: str) -> bool:
             return True
     except (urllib.error.URLError, OSError):
         return False
-
-
-def describe_world() -> str:
-    """One line for a notebook's first cell: which world are we in?"""
-    return str(start_world(quiet=True))

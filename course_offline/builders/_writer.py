@@ -62,8 +62,7 @@ def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
 
 def revision_folder(out_dir: Path, repo: layout.DatasetRepo, revision: str | None = None) -> Path:
     """Where a revision's files go inside a stand-in's build folder."""
-    sub = repo.hub_id.split("/", 1)[1] if repo.standin_only else ""
-    folder = out_dir / sub / layout.folder_name(revision or repo.revision)
+    folder = out_dir / repo.subdir / layout.folder_name(revision or repo.revision)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
