@@ -126,6 +126,7 @@ class HubServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the clients make many small requests
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40-ms delayed-ACK stall
     server_version = "course-offline-hub/1"
     timeout = 120  # an idle keep-alive connection does not hold a thread forever
     server: HubServer
