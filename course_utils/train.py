@@ -81,7 +81,7 @@ class TrainConfig:
     seed: int = 42
     save: bool = True
     save_total_limit: int | None = 1
-    num_workers: int = 0
+    num_workers: int | str = "auto"  # DataLoader workers: training.data_workers
     max_bad_fraction: float = 0.1
     threads: int | None = None
     trainer_args: dict = field(default_factory=dict)  # passed to TrainingArguments, win over the presets
@@ -311,9 +311,12 @@ def weights_hash(model) -> str:
 
 def training_arguments(cfg: TrainConfig, output_dir: str | os.PathLike):
     """The course presets (``training.training_args``) filled from the config."""
-    from .training import training_args
+    from .training import data_workers, training_args
 
-    extra: dict[str, Any] = dict(remove_unused_columns=False, dataloader_num_workers=cfg.num_workers)
+    workers = data_workers(cfg.num_workers)
+    extra: dict[str, Any] = dict(remove_unused_columns=False, dataloader_num_workers=workers,
+                                 dataloader_persistent_workers=workers > 0,
+                                 dataloader_multiprocessing_context="fork" if workers else None)
     if cfg.save:
         extra["save_total_limit"] = cfg.save_total_limit
     extra.update(cfg.trainer_args)

@@ -31,6 +31,7 @@ __all__ = [
     "accelerator",
     "cache_features",
     "configure_threads",
+    "data_workers",
     "decode_split",
     "fit",
     "guard_loss_scaling",
@@ -38,23 +39,42 @@ __all__ = [
     "predict",
     "seed_everything",
     "training_args",
+    "usable_cpus",
 ]
 
 
 # --- hardware --------------------------------------------------------------------------------------
 
 
+def usable_cpus(cgroup_root: str | os.PathLike = "/sys/fs/cgroup") -> int:
+    """The CPUs this process may use: its CPU affinity, or fewer where a cgroup CPU quota (a
+    container's, Binder's) allows less. ``os.cpu_count()`` counts the host's, which can be many more."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    root, quota, period = Path(cgroup_root), None, None
+    try:  # cgroup v2: "max 100000" or "<quota> <period>"
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        try:  # cgroup v1: -1 means no quota
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            pass
+    if quota not in (None, "max", "-1") and period:
+        cpus = min(cpus, max(1, -(-int(quota) // int(period))))  # a quota of 1.5 CPUs: 2
+    return max(1, cpus)
+
+
 def configure_threads(n: int | None = None) -> int:
     """Set and return torch's intra-op thread count.
 
     Policy: ``n`` if given, else ``$COURSE_THREADS``, else 1 thread on machines with at most
-    2 cores and half the cores elsewhere. numpy's BLAS gets the same limit. On a 2-core machine with one busy neighbour, torch's
+    2 usable cores and half of them elsewhere. numpy's BLAS gets the same limit. On a 2-core machine with one busy neighbour, torch's
     default of 2 threads made a training step ~20x slower (threads spin waiting for each other);
     one thread costs only ~20 % on an idle machine.
     """
     if n is None:
         env = os.environ.get("COURSE_THREADS", "").strip()
-        cores = os.cpu_count() or 1
+        cores = usable_cpus()
         n = int(env) if env else (1 if cores <= 2 else cores // 2)
     n = max(1, int(n))
     torch.set_num_threads(n)
@@ -64,6 +84,25 @@ def configure_threads(n: int | None = None) -> int:
 
     threadpool_limits(limits=n, user_api="blas")
     return n
+
+
+def data_workers(n: int | str = "auto") -> int:
+    """How many DataLoader worker processes decode audio while the model trains: ``n``, or for
+    ``"auto"`` one per usable core that training leaves free (at most 4); 0 where fork is missing.
+
+    With workers, the next batches are decoded while the model trains on this one: lesson 5's
+    offline run on a 2-core CPU took 57 s with one worker instead of 76 s (measured). The lesson
+    starts them with "fork": copies of the kernel, which know a ``preprocess_function`` defined in a
+    notebook cell; "spawn" would have to import it, and cannot. Windows has no fork: no workers.
+    """
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    if n != "auto":
+        return max(0, int(n))
+    busy = 1 if torch.cuda.is_available() else torch.get_num_threads()  # a GPU needs one core to feed it
+    return max(0, min(4, usable_cpus() - busy))
 
 
 def accelerator() -> str:
@@ -163,7 +202,7 @@ def training_args(
         report_to="none",
         seed=seed,
         data_seed=seed,
-        dataloader_num_workers=0,  # worker processes cost more than they save on 2 cores
+        dataloader_num_workers=0,  # fit() trains on cached features, cheap to read: a worker costs more than it saves
         disable_tqdm=quiet,
         use_cpu=accelerator() == "cpu",
         **mixed_precision(),

@@ -213,3 +213,43 @@ def test_available_memory_on_this_machine():
     assert 0 < available <= total
     # Without cgroup files: the machine's MemAvailable.
     assert 0 < sizing.available_memory_gb(cgroup_root=REPO / "no-such-cgroup") <= total
+
+
+# --- CPUs and DataLoader workers (course_utils.training) -------------------------------------------
+
+
+def test_usable_cpus_honours_a_cgroup_cpu_quota(tmp_path):
+    import os
+
+    from course_utils.training import usable_cpus
+
+    affinity = len(os.sched_getaffinity(0))
+    assert usable_cpus(tmp_path) == affinity  # no cgroup files: the affinity
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert usable_cpus(tmp_path) == affinity  # v2 without a quota
+    (tmp_path / "cpu.max").write_text("50000 100000\n")
+    assert usable_cpus(tmp_path) == 1  # half a CPU still runs one thread
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert usable_cpus(tmp_path) == affinity  # v1 without a quota
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("150000\n")
+    assert usable_cpus(tmp_path) == min(affinity, 2)  # 1.5 CPUs: two threads can use them
+
+
+def test_data_workers_use_the_cores_that_training_leaves_free(monkeypatch):
+    import multiprocessing
+
+    from course_utils.training import data_workers, usable_cpus
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # training's one thread (on a GPU: the one core that feeds it)
+        assert data_workers("auto") == max(0, min(4, usable_cpus() - 1))
+        assert data_workers(3) == 3 and data_workers("2") == 2 and data_workers(0) == 0
+        # Windows has no fork: a worker could not see a preprocess_function defined in a notebook.
+        monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+        assert data_workers("auto") == 0 and data_workers(3) == 0
+    finally:
+        torch.set_num_threads(before)
