@@ -45,15 +45,12 @@ def badge(name: str) -> str:
 
 
 SETUP = f'''
-# Setup: where the course package is missing (Colab, Binder, a fresh machine) install it; it keeps
-# the torch and the Jupyter that are there. Run twice, it does nothing the second time.
+# Setup: install the course package where it is missing (Colab, Binder); a second run installs nothing.
 import importlib.util, subprocess, sys
-if importlib.util.find_spec("course_utils") is None:
-    print("Installing the course package ...")
-    if subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{REPO_URL}"]).returncode:
-        raise SystemExit("pip could not install the course package (no network?): see its message above.")
-    subprocess.run([sys.executable, "-m", "course_utils", "install-torchcodec"], check=True)  # and FFmpeg
-
+if importlib.util.find_spec("course_utils") is None:  # pip keeps the torch and the Jupyter already here
+    print("Installing the course package, torchcodec and FFmpeg ...")
+    for command in (["pip", "install", "-q", "git+{REPO_URL}"], ["course_utils", "install-torchcodec"]):
+        subprocess.run([sys.executable, "-m", *command], check=True)  # on failure, pip says why above
 import course_utils
 world = course_utils.start_world()  # online the Hub; offline a local Hub of stand-ins (before any HF import)
 course_utils.quiet_logs()           # routine library messages, each silenced with its reason

@@ -126,9 +126,9 @@ def test_the_headline_cell_is_hidden_plumbing(path):
 
 @pytest.mark.parametrize("path", [*NOTEBOOKS, SOLUTIONS], ids=stem)
 def test_short_setup_cell(path):
-    """At most a dozen lines a learner reads, and the world is chosen before any Hugging Face import."""
+    """At most ten lines a learner reads, and the world is chosen before any Hugging Face import."""
     setup = code_cells(nbformat.read(path, as_version=4))[0].source
-    assert len([line for line in setup.splitlines() if line.strip()]) <= 12, setup
+    assert len([line for line in setup.splitlines() if line.strip()]) <= 10, setup
     assert "course_utils.start_world()" in setup and "course_utils.quiet_logs()" in setup
     assert "transformers" not in setup and "datasets" not in setup
 

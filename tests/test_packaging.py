@@ -311,3 +311,59 @@ def test_ci_runs_the_readme_test_command():
     makefile = (ROOT / "Makefile").read_text()
     for target in ("course:", "test:", "lab:", "bench:"):
         assert re.search(rf"^{target}", makefile, re.M), target
+
+
+def _run_setup_cell(python: Path, url: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """Lesson 1's setup cell, as its source stands, run by ``python`` with ``url`` in place of the
+    GitHub URL (unreachable here), pip offline (no index: what it needs is in the runtime view)."""
+    import nbformat
+
+    cells = nbformat.read(ROOT / "notebooks" / "01_intent_classification_minds14.ipynb", as_version=4).cells
+    setup = next(c.source for c in cells if c.cell_type == "code")
+    github = f"git+{_project_url()}"
+    assert setup.count(github) == 1, setup
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PIP_NO_INDEX="1",
+               PIP_NO_BUILD_ISOLATION="0", PYTHONNOUSERSITE="1")
+    # cwd: a folder without the checkout, which `python -c` would otherwise put on sys.path
+    return subprocess.run([python, "-c", setup.replace(github, f"git+{url}")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def _project_url() -> str:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from nbcells import REPO_URL
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return REPO_URL
+
+
+def test_the_setup_cell_installs_the_course_where_it_is_missing_and_then_does_nothing(tmp_path):
+    """The setup cell's install branch, run for real: in a runtime that has torch and Jupyter but
+    not the course (Colab's), it pip-installs the course from a git URL (this checkout's committed
+    HEAD standing in for GitHub) and runs install-torchcodec; the world then starts. Run again,
+    it installs nothing."""
+    python = _runtime_view(tmp_path)
+    assert subprocess.run([python, "-c", "import course_utils"], cwd=tmp_path, capture_output=True).returncode, \
+        "the runtime view must lack the course package"
+    first = _run_setup_cell(python, f"file://{ROOT}", tmp_path)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
+    assert "Installing the course package" in first.stdout, first.stdout
+    assert "torchcodec" in first.stdout and "ffmpeg: present" in first.stdout, first.stdout  # install-torchcodec ran
+    where = subprocess.run([python, "-c", "import course_utils; print(course_utils.__file__)"], cwd=tmp_path,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(where).is_relative_to(tmp_path / "colab"), f"course_utils imported from {where}, not the new install"
+    second = _run_setup_cell(python, f"file://{ROOT}", tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "Installing" not in second.stdout, second.stdout
+
+
+def test_the_setup_cell_stops_with_pips_reason_when_it_cannot_install(tmp_path):
+    python = _runtime_view(tmp_path)
+    failed = _run_setup_cell(python, f"file://{tmp_path}/no-such-repository", tmp_path)
+    assert failed.returncode != 0
+    assert "Installing the course package" in failed.stdout
+    # pip says what failed; the cell stops there, naming the command, before any course import
+    assert "no-such-repository" in failed.stderr and "CalledProcessError" in failed.stderr, failed.stderr[-3000:]
+    assert "start_world" not in failed.stderr
