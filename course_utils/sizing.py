@@ -151,6 +151,11 @@ class Plan:
     batch_size: int | None = None  # for the pipeline call or the embedding loop (the lesson's, or 1)
 
     @property
+    def n_steps(self) -> int:
+        """For ``plan_training``: the training steps that fit (the same number as ``n_clips``)."""
+        return self.n_clips
+
+    @property
     def load_kwargs(self) -> dict:
         """``{"dtype": ...}``, for ``pipeline(...)`` or ``from_pretrained(...)``."""
         return {"dtype": self.dtype}

@@ -176,7 +176,7 @@ from sklearn.metrics import accuracy_score
 acc = accuracy_score(references, predicted)
 commonest, count = Counter(references).most_common(1)[0]
 print(f"{EVAL_SET}: {len(references)} calls")
-print(f"  {acc:.3f}  accuracy")
+print(f"  {acc:.3f}  accuracy, ± {(acc * (1 - acc) / len(references)) ** 0.5:.3f} (1 standard error)")
 print(f"  {1 / len(intents):.3f}  chance (1 of {len(intents)} intents)")
 print(f"  {count / len(references):.3f}  always answering '{commonest}', the commonest intent here")
 print("  0.903  published for the real checkpoint (all 14 languages, its own test split)")
@@ -185,8 +185,9 @@ print("  0.903  published for the real checkpoint (all 14 languages, its own tes
 ### What to notice
 
 The figure to beat is not zero but chance and the commonest intent: a model below those has learned
-nothing. Offline the accuracy is the small stand-in's on synthetic voices, far below the real
-checkpoint's published 0.903; online it is high partly because the model trained on these calls.
+nothing. Offline the figure is the small stand-in's, on synthetic voices: close to the real
+checkpoint's published 0.903, yet it measures something else (easy, synthesised calls), so the two
+cannot be compared. Online it is high partly because the model trained on these calls.
 """),
     md("""
 ## Where does it go wrong?
@@ -246,8 +247,9 @@ headline = report_headline("01_intent_classification_minds14", "accuracy", acc, 
 
 The checkpoint is multilingual. Load another language of MINDS-14 (for example
 `data_dir="fr-FR"`), classify a sample of its calls the same way, and compare the accuracy with
-en-AU's. Is the model as good in every language? (Offline, the stand-in has only some of the 14
-languages, fr-FR among them.)
+en-AU's (offline: with the all-language figure above). Is the model as good in every language?
+(Offline, the stand-in has only some of the 14 languages, fr-FR among them. A solution is in
+`solutions.ipynb`.)
 """),
 ]
 

@@ -155,25 +155,29 @@ predicted = [out[0]["label"] for out in classifier(clips(stream), batch_size=pla
 from collections import Counter
 from sklearn.metrics import accuracy_score
 
+def standard_error(p, n):
+    return (p * (1 - p) / n) ** 0.5
+
 acc = accuracy_score(references, predicted)
 commonest, count = Counter(references).most_common(1)[0]
 print(f"validation split: {len(references)} clips of {len(set(references))} of the model's {len(model_labels)} labels")
-print(f"  {acc:.3f}  accuracy")
+print(f"  {acc:.3f}  accuracy, ± {standard_error(acc, len(references)):.3f} (1 standard error)")
 print(f"  {1 / len(model_labels):.3f}  chance (1 of {len(model_labels)} labels)")
 print(f"  {count / len(references):.3f}  always answering '{commonest}', the commonest label here")
 for kind, names in {"commands": labels[:10], "other words": labels[10:35]}.items():
     kept = [i for i, truth in enumerate(references) if truth in names]
     if kept:
         kind_acc = accuracy_score([references[i] for i in kept], [predicted[i] for i in kept])
-        print(f"  {kind_acc:.3f}  accuracy on the {len(kept)} clips of {kind}")
+        print(f"  {kind_acc:.3f}  accuracy on the {len(kept)} clips of {kind}, ± {standard_error(kind_acc, len(kept)):.3f}")
 print("  0.981  published for the real checkpoint (Speech Commands v2)")
 '''),
     md("""
 ### What to notice
 
 Chance is about 3 %, and always answering the commonest word does little better: the labels are
-nearly balanced. Offline the figure is the tiny stand-in's, far below the real AST's published
-98.1 %; online, expect the real model near that figure.
+nearly balanced. Commands and other words differ only if their accuracies differ by more than
+about two standard errors. Offline the figure is the small stand-in's, below the real AST's
+published 0.981; online, expect the real model near that figure.
 """),
     md("""
 ## Where does it go wrong?
@@ -191,13 +195,17 @@ ConfusionMatrixDisplay.from_predictions(references, predicted, labels=shown, xti
                                         include_values=False, cmap="Blues", colorbar=False, ax=ax)
 ax.set_title("Speech Commands validation: true vs predicted")
 plt.show()
+mistakes = Counter((truth, guess) for truth, guess in zip(references, predicted) if truth != guess)
+print("commonest mistakes (true -> predicted: clips):",
+      ", ".join(f"{truth} -> {guess}: {n}" for (truth, guess), n in mistakes.most_common(5)))
 '''),
     md("""
 ### What to notice
 
-Words that sound alike ("off" and "up", "tree" and "three", "no" and "go") are the hard cases of
-keyword spotting. Mistaking one command for another makes a device do the wrong thing; mistaking a
-command for an "other word" only makes it do nothing.
+The commonest mistakes are listed under the matrix. For the real AST, words that sound alike
+("off" and "up", "tree" and "three", "no" and "go") are the hard cases of keyword spotting; check
+whether the stand-in's mistakes are such pairs. Mistaking one command for another makes a device
+do the wrong thing; mistaking a command for an "other word" only makes it do nothing.
 """),
     headline('''
 from course_utils.metrics import report_headline
@@ -220,7 +228,7 @@ headline = report_headline("02_keyword_spotting_speech_commands", "accuracy", ac
 Choose a confidence threshold: accept a command only when its top score is above, say, 0.5.
 Classify a few noise clips (like `quiet`, at several loudness levels) and a few true command clips,
 then count how many noise clips the threshold rejects and how many correctly recognised commands it
-loses. Try several thresholds: which one would you ship?
+loses. Try several thresholds: which one would you ship? (A solution is in `solutions.ipynb`.)
 """),
 ]
 

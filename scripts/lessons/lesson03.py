@@ -178,8 +178,8 @@ ax.set(xlim=(0, 1), xlabel="accuracy (±1 standard error)",
 plt.show()
 '''),
     md("""
-**What to notice:** with 20 clips per language (the course size on a GPU; a quick run or a CPU has
-fewer) one clip moves a bar by 0.05 and the standard error is up to 0.11, so the ranking of neighbouring languages is mostly noise. A bar at 0 or 1 has no
+**What to notice:** with 20 clips per language (the course size; the plot's title gives this run's,
+fewer on a CPU with the real model) one clip moves a bar by 0.05 and the standard error is up to 0.11, so the ranking of neighbouring languages is mostly noise. A bar at 0 or 1 has no
 error bar, yet 20 clips cannot show that a language is never or always right.
 """),
     md("Which languages does it take for which? Related languages (Russian and Ukrainian, say) are the usual suspects:"),
@@ -217,7 +217,7 @@ for row in rows.cast_column("audio", Audio(sampling_rate=rate)):
         break
 recording = np.concatenate(pieces)
 features = classifier.feature_extractor(recording, sampling_rate=rate, return_tensors="np")["input_features"]
-print(f"recording: {len(recording) / rate:.1f} s; model input: {features.shape} (mel bins x frames) = {window_s} s")
+print(f"recording: {len(recording) / rate:.1f} s; model input: {features.shape} (batch, mel bins, frames) = {window_s} s")
 '''),
     md("""
 So we cut the recording into chunks no longer than the window, classify all chunks in one batched

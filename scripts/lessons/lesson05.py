@@ -250,14 +250,14 @@ training_args = TrainingArguments(
     load_best_model_at_end=cfg.save,              # ... and the best one reloaded at the end,
     metric_for_best_model="accuracy",             # best by validation accuracy
     save_total_limit=cfg.save_total_limit,        # old checkpoints deleted (the best one is kept)
-    learning_rate=cfg.lr,
-    per_device_train_batch_size=cfg.batch_size,
+    learning_rate=cfg.lr,                         # published 5e-5; offline 1e-3 (the small stand-in learns slowly)
+    per_device_train_batch_size=cfg.batch_size,   # published 8
     per_device_eval_batch_size=cfg.eval_batch_size or cfg.batch_size,
     gradient_accumulation_steps=cfg.grad_accum,   # raise it for a larger batch in the same memory
-    num_train_epochs=cfg.num_epochs,
-    max_steps=plan.n_clips if plan.n_clips < steps else -1,  # a CPU online: the steps that fit; -1: every epoch
-    warmup_steps=cfg.warmup,                      # below 1: a fraction of all steps
-    weight_decay=cfg.weight_decay,
+    num_train_epochs=cfg.num_epochs,              # published 10; 3 on a CPU, 4 offline
+    max_steps=plan.n_steps if plan.n_steps < steps else -1,  # a CPU online: the steps that fit; -1: every epoch
+    warmup_steps=cfg.warmup,                      # published 0.1: below 1, a fraction of all steps
+    weight_decay=cfg.weight_decay,                # published 0.0
     logging_steps=cfg.logging_steps,
     seed=cfg.seed,
     data_seed=cfg.seed,                           # the order of the songs in each epoch
@@ -323,7 +323,7 @@ predicted = [genres[i] for i in result.predictions.argmax(axis=1)]
 commonest, count = Counter(references).most_common(1)[0]
 commonest_acc = accuracy_score(references, [commonest] * len(references))
 print(f"held-out 10 %: {len(references)} songs")
-print(f"  accuracy:                          {acc:.3f}")
+print(f"  accuracy:                          {acc:.3f} ± {np.sqrt(acc * (1 - acc) / len(references)):.3f} (1 standard error)")
 print(f"  chance (1 of {len(genres)} genres):           {1 / len(genres):.3f}")
 print(f"  always '{commonest}' (commonest here): {commonest_acc:.3f}")
 print("  published (the real DistilHuBERT on the real GTZAN, 10 epochs on a T4, about 1 h): 0.81-0.83")
@@ -342,9 +342,11 @@ plt.show()
 ### What to notice
 
 Compare the accuracy with chance and with always answering the commonest genre, not with zero.
-Offline it is the 0.2 M-parameter stand-in's on a few synthetic songs, far from the real model's
-0.81-0.83. The matrix shows which genres the model mixes up: neighbours in sound (rock and metal,
-say) are forgivable, distant ones are not. With so few songs per genre, one song moves a cell a lot.
+Offline it is the 0.2 M-parameter stand-in's on synthetic songs, which are far easier than real
+recordings: a figure above the real model's 0.81-0.83 says nothing about the real model. The
+matrix shows which genres the model mixes up: read the off-diagonal cells, and ask whether the
+pairs are neighbours in sound (forgivable) or not. With about ten songs per genre, one song moves a
+cell a lot.
 """),
     headline('''
 from course_utils.metrics import report_headline
@@ -365,8 +367,9 @@ run above, so it is a command rather than a cell; run it in a terminal (in a che
 python -m course_utils.train init=random
 ```
 
-Offline, the DistilHuBERT stand-in's build ran both with this recipe, on the same split, keeping
-the last epoch rather than the best one (so its first figure can differ from yours above); its
+Offline, the DistilHuBERT stand-in's build ran both with this recipe, on the same split, but
+through the script, which keeps the last epoch rather than the best one and resamples with soxr
+rather than FFmpeg (so its first figure can differ from yours above); its
 model card (`README.md` in its folder) has the details:
 """),
     code('''
@@ -489,7 +492,8 @@ demo.close()
 
 How much does training the encoder itself matter? Fine-tune again with the encoder frozen
 (`model.freeze_base_model()` right after loading: only the new head learns) and compare the
-accuracy and the training time with the lesson's run. (Another knob to try: halve `MAX_SECONDS`.)
+accuracy and the training time with the lesson's run. (Another knob to try: halve `MAX_SECONDS`.
+A solution is in `solutions.ipynb`.)
 """),
 ]
 
