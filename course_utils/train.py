@@ -314,8 +314,9 @@ def training_arguments(cfg: TrainConfig, output_dir: str | os.PathLike):
     from .training import data_workers, training_args
 
     workers = data_workers(cfg.num_workers)
+    # Not persistent workers: they would draw from the random generator at other moments, and a
+    # resumed run would no longer repeat an uninterrupted one (tests/test_resume.py).
     extra: dict[str, Any] = dict(remove_unused_columns=False, dataloader_num_workers=workers,
-                                 dataloader_persistent_workers=workers > 0,
                                  dataloader_multiprocessing_context="fork" if workers else None)
     if cfg.save:
         extra["save_total_limit"] = cfg.save_total_limit

@@ -91,7 +91,7 @@ def data_workers(n: int | str = "auto") -> int:
     ``"auto"`` one per usable core that training leaves free (at most 4); 0 where fork is missing.
 
     With workers, the next batches are decoded while the model trains on this one: lesson 5's
-    offline run on a 2-core CPU took 57 s with one worker instead of 76 s (measured). The lesson
+    offline run on a 2-core CPU took about 62 s with one worker instead of 76 s (measured). The lesson
     starts them with "fork": copies of the kernel, which know a ``preprocess_function`` defined in a
     notebook cell; "spawn" would have to import it, and cannot. Windows has no fork: no workers.
     """

@@ -36,7 +36,7 @@ FIELDS_THAT_MATTER = (
     "output_dir", "eval_strategy", "save_strategy", "save_total_limit", "load_best_model_at_end",
     "metric_for_best_model", "learning_rate", "per_device_train_batch_size", "per_device_eval_batch_size",
     "gradient_accumulation_steps", "num_train_epochs", "warmup_steps", "weight_decay", "lr_scheduler_type",
-    "dataloader_persistent_workers", "dataloader_multiprocessing_context",
+    "dataloader_multiprocessing_context",
     "logging_strategy", "logging_steps", "seed", "data_seed", "bf16", "fp16", "use_cpu", "dataloader_num_workers",
     "dataloader_pin_memory", "remove_unused_columns", "report_to",
 )

@@ -40,6 +40,7 @@ NOT_CORE = {
     "course_offline": "the offline world, beside course_utils (its imports are checked against `offline`)",
     "nbformat": "`make course`'s runner (course_utils/runner.py), in the `lab` extra",
     "nbclient": "`make course`'s runner (course_utils/runner.py), in the `lab` extra",
+    "jupyter_client": "`make course`'s runner (course_utils/runner.py), with nbclient in the `lab` extra",
 }
 # In the core without being imported by the notebooks or course_utils, with the reason.
 CORE_NOT_IMPORTED = {

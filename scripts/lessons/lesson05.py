@@ -216,7 +216,7 @@ Every setting a learner changes, from the recipe above. Three matter for on-the-
 `remove_unused_columns=False` keeps the `audio` and `genre` columns, which `Trainer` would otherwise
 drop (the model's `forward` takes neither) before `preprocess_function` sees them; the padding
 collator above; and `dataloader_num_workers`, processes that decode the next songs while the model
-trains on these (on a 2-core CPU one worker cut the offline run from 76 s to 57 s). `warmup_steps` below 1 is a fraction of all steps; mixed precision is for GPUs only
+trains on these (on a 2-core CPU one worker cut the offline run from about 76 s to 62 s). `warmup_steps` below 1 is a fraction of all steps; mixed precision is for GPUs only
 (`mixed_precision()` gives `bf16` or `fp16` there, nothing on a CPU, where fp16 runs slower).
 
 Before training we plan it: the published recipe (10 epochs) takes about 1 h on a T4 GPU, so on a
@@ -262,7 +262,6 @@ training_args = TrainingArguments(
     seed=cfg.seed,
     data_seed=cfg.seed,                           # the order of the songs in each epoch
     dataloader_num_workers=workers,               # processes decoding the next batches while the model trains
-    dataloader_persistent_workers=workers > 0,    # the same processes from epoch to epoch
     dataloader_multiprocessing_context="fork" if workers else None,  # copies of this kernel: they know preprocess_function
     remove_unused_columns=False,                  # preprocess_function needs "audio" and "genre"
     report_to="none",                             # no experiment tracker
