@@ -204,6 +204,10 @@ ConfusionMatrixDisplay.from_predictions(references, predicted, labels=intents, x
                                         include_values=True, cmap="Blues", colorbar=False, ax=ax)
 ax.set_title("MINDS-14: true vs predicted intent")
 plt.show()
+wrong_guesses = Counter(guess for truth, guess in zip(references, predicted) if truth != guess)
+if wrong_guesses:
+    fallback, n = wrong_guesses.most_common(1)[0]
+    print(f"predicted most often by mistake: {fallback} ({n} of {sum(wrong_guesses.values())} wrong calls)")
 '''),
     md("""
 ### What to notice

@@ -112,7 +112,7 @@ import numpy as np
 
 quiet = np.random.default_rng(0).normal(0, 0.003, rate).astype(np.float32)
 ipd.display(ipd.Audio(quiet, rate=rate, normalize=False))
-classifier(quiet, top_k=3)
+[(p["label"], round(p["score"], 3)) for p in classifier(quiet, top_k=3)]  # label, score
 '''),
     md("""
 ### What to notice

@@ -234,7 +234,8 @@ for scores in chunk_scores:
         average[entry["label"]] += entry["score"] / len(chunk_scores)
 print(f"{len(chunks)} chunks of up to {chunk_s} s; each chunk's top language:", [s[0]["label"] for s in chunk_scores])
 print("average over the chunks:", [(label, round(value, 3)) for label, value in average.most_common(3)])
-print("one call on the whole recording (its first window only):", classifier(recording, top_k=1))
+whole = classifier(recording, top_k=1)[0]
+print("one call on the whole recording (its first window only):", (whole["label"], round(whole["score"], 3)))
 '''),
     md("""
 **What to notice:** each chunk is one vote, and averaging the probabilities lets the confident
