@@ -271,10 +271,15 @@ from datasets import Audio, load_dataset
 from sklearn.metrics import accuracy_score
 from transformers import pipeline
 
-classifier = pipeline("audio-classification", model="anton-l/xtreme_s_xlsr_300m_minds14",
-                      device="cuda" if torch.cuda.is_available() else "cpu")
+from course_utils.sizing import plan_inference
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+model_id = "anton-l/xtreme_s_xlsr_300m_minds14"
+plan = plan_inference(model_id, 2 * {"tiny": 40, "course": 60}[SIZE], device=DEVICE, offline=OFFLINE)  # two languages
+print(plan.reason)
+classifier = pipeline("audio-classification", model=model_id, device=DEVICE, **plan.load_kwargs)
 rate = classifier.feature_extractor.sampling_rate
-N = {"tiny": 40, "course": 60}[SIZE]
+N = max(1, plan.n_clips // 2)
 
 def language_accuracy(config):
     calls = load_dataset("PolyAI/minds14", data_dir=config, revision="refs/convert/parquet", split="train")
@@ -283,7 +288,7 @@ def language_accuracy(config):
     calls = calls.shuffle(seed=0).select(range(min(N, len(calls))))
     calls = calls.cast_column("audio", Audio(sampling_rate=rate))
     intents = calls.features["intent_class"].names
-    outputs = classifier([row["audio"]["array"] for row in calls], batch_size=8, top_k=1)
+    outputs = classifier([row["audio"]["array"] for row in calls], batch_size=plan.batch_size, top_k=1)
     predicted = [out[0]["label"] for out in outputs]
     return accuracy_score([intents[i] for i in calls["intent_class"]], predicted), len(calls)
 

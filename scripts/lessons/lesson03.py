@@ -329,21 +329,28 @@ import torch
 from datasets import Audio, load_dataset
 from transformers import pipeline
 
+from course_utils.sizing import plan_inference
+
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-classifier = pipeline("audio-classification", model="sanchit-gandhi/whisper-medium-fleurs-lang-id", device=DEVICE)
+LANGUAGES = ["de_de", "en_us", "es_419", "fr_fr", "it_it", "nl_nl", "pl_pl", "ru_ru", "sv_se", "uk_ua"]
+model_id = "sanchit-gandhi/whisper-medium-fleurs-lang-id"
+wanted = len(LANGUAGES) * {"tiny": 2, "course": 20}[SIZE]
+plan = plan_inference(model_id, 2 * wanted, device=DEVICE, offline=OFFLINE)  # every clip is classified twice
+print(plan.reason)
+classifier = pipeline("audio-classification", model=model_id, device=DEVICE, **plan.load_kwargs)
 rate = classifier.feature_extractor.sampling_rate
 
 arrays, references = [], []
-for code in ["de_de", "en_us", "es_419", "fr_fr", "it_it", "nl_nl", "pl_pl", "ru_ru", "sv_se", "uk_ua"]:
+for code in LANGUAGES:
     stream = load_dataset("google/fleurs", data_dir=code, revision="refs/convert/parquet", split="test", streaming=True)
-    for row in stream.cast_column("audio", Audio(sampling_rate=rate)).take({"tiny": 2, "course": 20}[SIZE]):
+    for row in stream.cast_column("audio", Audio(sampling_rate=rate)).take(max(1, plan.n_clips // 2 // len(LANGUAGES))):
         arrays.append(row["audio"]["array"])
         references.append(row["language"])
 '''),
     code('''
 for seconds in [2, None]:
     clips = [array if seconds is None else array[:seconds * rate] for array in arrays]
-    predicted = [out[0]["label"] for out in classifier(clips, batch_size=8, top_k=1)]
+    predicted = [out[0]["label"] for out in classifier(clips, batch_size=plan.batch_size, top_k=1)]
     acc = np.mean(np.array(predicted) == np.array(references))
     what = "whole clips" if seconds is None else f"first {seconds} s"
     print(f"{what:>12}: accuracy {acc:.3f} ± {np.sqrt(acc * (1 - acc) / len(references)):.3f} "

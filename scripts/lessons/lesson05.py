@@ -545,7 +545,17 @@ def preprocess_function(batch):
 gtzan_encoded = gtzan.with_transform(preprocess_function)
 '''),
     code('''
+import math
+
+from course_utils.sizing import plan_training
+
 EPOCHS = 3 if SIZE == "tiny" else cfg.num_epochs
+steps = math.ceil(len(gtzan_encoded["train"]) / cfg.batch_size) * EPOCHS
+# Two runs: on a CPU online each gets half of the steps that fit about 10 minutes (see the lesson).
+plan = plan_training(model_id, 2 * steps, clip_seconds=cfg.max_seconds, device=accelerator(), offline=OFFLINE,
+                     budget_s=600)
+print(plan.reason)
+MAX_STEPS = plan.n_steps // 2 if plan.n_steps < 2 * steps else -1
 
 def finetune(freeze):
     set_seed(cfg.seed)
@@ -556,7 +566,7 @@ def finetune(freeze):
     args = TrainingArguments(
         output_dir=str(Path(tempfile.gettempdir()) / "audio-course" / "exercise-05"), eval_strategy="no",
         save_strategy="no", learning_rate=cfg.lr, per_device_train_batch_size=cfg.batch_size,
-        num_train_epochs=EPOCHS, warmup_steps=cfg.warmup, seed=cfg.seed, data_seed=cfg.seed,
+        num_train_epochs=EPOCHS, max_steps=MAX_STEPS, warmup_steps=cfg.warmup, seed=cfg.seed, data_seed=cfg.seed,
         remove_unused_columns=False, report_to="none", disable_tqdm=False, use_cpu=accelerator() == "cpu",
         **mixed_precision())
     trainer = Trainer(model=model, args=args, train_dataset=gtzan_encoded["train"],
@@ -569,7 +579,8 @@ def finetune(freeze):
     return accuracy_score(result.label_ids, result.predictions.argmax(axis=1)), train_loss, seconds, trained
 
 results = {name: finetune(freeze) for name, freeze in [("whole model", False), ("encoder frozen", True)]}
-print(f"held-out 10 %: {len(gtzan['test'])} songs, chance {1 / len(genres):.3f}; {EPOCHS:g} epochs each")
+length = f"{MAX_STEPS} steps" if MAX_STEPS > 0 else f"{EPOCHS:g} epochs"
+print(f"held-out 10 %: {len(gtzan['test'])} songs, chance {1 / len(genres):.3f}; {length} each")
 for name, (acc, train_loss, seconds, trained) in results.items():
     print(f"{name:15s} accuracy {acc:.3f}, mean training loss {train_loss:.3f}, {seconds:.0f} s of training, "
           f"{trained:,} parameters trained")
