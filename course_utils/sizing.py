@@ -42,6 +42,7 @@ __all__ = [
     "MachineTooSmall",
     "Plan",
     "available_memory_gb",
+    "cgroup_cpu_limit",
     "cgroup_memory_left_gb",
     "footprint",
     "has_bf16_instructions",
@@ -164,12 +165,15 @@ class Plan:
 # --- memory ------------------------------------------------------------------------------------------
 
 
+def _int(text: str) -> int | None:
+    return None if text in ("", "max") else int(text)  # "max": no limit
+
+
 def _read_int(path: Path) -> int | None:
     try:
-        text = path.read_text().strip()
+        return _int(path.read_text().strip())
     except OSError:
         return None
-    return None if text in ("", "max") else int(text)
 
 
 def _stat(path: Path, *keys: str) -> int:
@@ -181,8 +185,8 @@ def _stat(path: Path, *keys: str) -> int:
         return 0
 
 
-def _cgroup_dirs(root: Path, proc_cgroup: Path) -> list[tuple[Path, str]]:
-    """The memory cgroup folders that bound this process, innermost first, each with its version."""
+def _cgroup_dirs(root: Path, proc_cgroup: Path, controller: str = "memory") -> list[tuple[Path, str]]:
+    """The ``controller`` cgroup folders that bound this process, innermost first, each with its version."""
     found: list[tuple[Path, str]] = []
     try:
         lines = proc_cgroup.read_text().splitlines()
@@ -195,8 +199,8 @@ def _cgroup_dirs(root: Path, proc_cgroup: Path) -> list[tuple[Path, str]]:
         _, controllers, rel = parts
         if controllers == "":  # cgroup v2: "0::/path"
             base, version = root, "v2"
-        elif "memory" in controllers.split(","):  # cgroup v1: "4:memory:/path"
-            base, version = root / "memory", "v1"
+        elif controller in controllers.split(","):  # cgroup v1: "4:memory:/path"
+            base, version = root / controller, "v1"
         else:
             continue
         path = base / rel.lstrip("/")
@@ -207,7 +211,7 @@ def _cgroup_dirs(root: Path, proc_cgroup: Path) -> list[tuple[Path, str]]:
             path = path.parent
     # Inside a container /proc/self/cgroup often names the host's path; the mount point is then the
     # container's own cgroup.
-    found += [(root, "v2"), (root / "memory", "v1")]
+    found += [(root, "v2"), (root / controller, "v1")]
     seen, out = set(), []
     for path, version in found:
         if (path, version) not in seen and path.is_dir():
@@ -241,6 +245,27 @@ def cgroup_memory_left_gb(root: str | os.PathLike = "/sys/fs/cgroup",
         here = max(0.0, (limit - working) / GB)
         left = here if left is None else min(left, here)
     return left
+
+
+def cgroup_cpu_limit(root: str | os.PathLike = "/sys/fs/cgroup",
+                     proc_cgroup: str | os.PathLike = "/proc/self/cgroup") -> float | None:
+    """CPUs this process may use under its tightest cgroup CPU quota (a container's, such as Binder's),
+    or None when no quota applies: ``cpu.max`` ("<quota> <period>" or "max ...") in cgroup v2,
+    ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` (-1: none) in v1, over the same folders as memory."""
+    limit = None
+    for path, version in _cgroup_dirs(Path(root), Path(proc_cgroup), "cpu"):
+        if version == "v2":
+            try:
+                text = (path / "cpu.max").read_text().split()
+            except OSError:
+                continue
+            quota, period = (_int(text[0]), _int(text[1])) if len(text) == 2 else (None, None)
+        else:
+            quota, period = _read_int(path / "cpu.cfs_quota_us"), _read_int(path / "cpu.cfs_period_us")
+        if quota is None or period is None or quota <= 0 or period <= 0:
+            continue
+        limit = quota / period if limit is None else min(limit, quota / period)
+    return limit
 
 
 def _system_available_gb(meminfo: str | os.PathLike = "/proc/meminfo") -> float | None:

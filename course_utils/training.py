@@ -15,6 +15,7 @@ writes its ``TrainingArguments`` out in its cells and takes ``mixed_precision`` 
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -46,21 +47,17 @@ __all__ = [
 # --- hardware --------------------------------------------------------------------------------------
 
 
-def usable_cpus(cgroup_root: str | os.PathLike = "/sys/fs/cgroup") -> int:
+def usable_cpus(cgroup_root: str | os.PathLike = "/sys/fs/cgroup",
+                proc_cgroup: str | os.PathLike = "/proc/self/cgroup") -> int:
     """The CPUs this process may use: its CPU affinity, or fewer where a cgroup CPU quota (a
-    container's, Binder's) allows less. ``os.cpu_count()`` counts the host's, which can be many more."""
+    container's, Binder's: ``sizing.cgroup_cpu_limit``) allows less. ``os.cpu_count()`` counts the
+    host's, which can be many more."""
+    from .sizing import cgroup_cpu_limit
+
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    root, quota, period = Path(cgroup_root), None, None
-    try:  # cgroup v2: "max 100000" or "<quota> <period>"
-        quota, period = (root / "cpu.max").read_text().split()[:2]
-    except (OSError, ValueError):
-        try:  # cgroup v1: -1 means no quota
-            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
-            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
-        except OSError:
-            pass
-    if quota not in (None, "max", "-1") and period:
-        cpus = min(cpus, max(1, -(-int(quota) // int(period))))  # a quota of 1.5 CPUs: 2
+    quota = cgroup_cpu_limit(cgroup_root, proc_cgroup)
+    if quota is not None:
+        cpus = min(cpus, max(1, math.ceil(quota)))  # a quota of 1.5 CPUs: 2 threads can use it
     return max(1, cpus)
 
 

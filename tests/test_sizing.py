@@ -224,18 +224,23 @@ def test_usable_cpus_honours_a_cgroup_cpu_quota(tmp_path):
     from course_utils.training import usable_cpus
 
     affinity = len(os.sched_getaffinity(0))
-    assert usable_cpus(tmp_path) == affinity  # no cgroup files: the affinity
-    (tmp_path / "cpu.max").write_text("max 100000\n")
-    assert usable_cpus(tmp_path) == affinity  # v2 without a quota
-    (tmp_path / "cpu.max").write_text("50000 100000\n")
-    assert usable_cpus(tmp_path) == 1  # half a CPU still runs one thread
-    (tmp_path / "cpu.max").unlink()
-    (tmp_path / "cpu").mkdir()
-    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
-    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
-    assert usable_cpus(tmp_path) == affinity  # v1 without a quota
-    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("150000\n")
-    assert usable_cpus(tmp_path) == min(affinity, 2)  # 1.5 CPUs: two threads can use them
+    v2, v1 = tmp_path / "v2", tmp_path / "v1"
+    (v2 / "user" / "kernel").mkdir(parents=True)
+    (v1 / "cpu" / "docker").mkdir(parents=True)
+    proc_v2, proc_v1 = tmp_path / "cgroup_v2", tmp_path / "cgroup_v1"
+    proc_v2.write_text("0::/user/kernel\n")
+    proc_v1.write_text("4:memory:/docker\n2:cpu,cpuacct:/docker\n")
+    assert usable_cpus(v2, proc_v2) == affinity  # no cpu.max anywhere: the affinity
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert usable_cpus(v2, proc_v2) == affinity  # v2 without a quota
+    (v2 / "user" / "cpu.max").write_text("50000 100000\n")
+    (v2 / "user" / "kernel" / "cpu.max").write_text("max 100000\n")
+    assert usable_cpus(v2, proc_v2) == 1  # an ancestor's half CPU bounds the kernel's cgroup: one thread
+    (v1 / "cpu" / "docker" / "cpu.cfs_period_us").write_text("100000\n")
+    (v1 / "cpu" / "docker" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert usable_cpus(v1, proc_v1) == affinity  # v1 without a quota
+    (v1 / "cpu" / "docker" / "cpu.cfs_quota_us").write_text("150000\n")
+    assert usable_cpus(v1, proc_v1) == min(affinity, 2)  # 1.5 CPUs: two threads can use them
 
 
 def test_data_workers_use_the_cores_that_training_leaves_free(monkeypatch):
