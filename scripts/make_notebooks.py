@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lessons import lesson01, lesson02, lesson03, lesson04, lesson05  # noqa: E402
-from nbcells import BRANCH, CHECK, REPO_URL, code, header, md  # noqa: E402,F401
+from nbcells import BRANCH, REPO_URL, header  # noqa: E402,F401  (BRANCH, REPO_URL: read by the tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

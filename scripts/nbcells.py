@@ -1,5 +1,5 @@
-"""The building blocks of the lesson notebooks: cells, the Colab badge, the setup cell, the headline
-cell and the exercise (``make_notebooks.py`` assembles them; each lesson lives in ``lessons/``).
+"""The building blocks of the lesson notebooks: cells, the Colab badge, the setup cell and the hidden
+headline cell (``make_notebooks.py`` assembles them; each lesson lives in ``lessons/``).
 
 Stored-outputs policy (see notebooks/README.md): notebooks are stored WITHOUT outputs, except the
 cells marked ``# NBVAL_CHECK_OUTPUT``, which store their expected output (and an execution count,

@@ -1,1 +1,2 @@
-"""The lessons, one module each: ``NAME`` (the notebook file) and ``CELLS``."""
+"""The lessons, one module each: ``NAME`` (the notebook file), ``CELLS`` and ``SOLUTION`` (its exercise's
+solution, for notebooks/solutions.ipynb)."""

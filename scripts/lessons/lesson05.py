@@ -8,6 +8,17 @@ GENRES = "blues, classical, country, disco, hiphop, jazz, metal, pop, reggae, ro
 NAME = "05_finetune_distilhubert_gtzan.ipynb"
 DEMO_IMAGE = "images/gtzan_demo.png"  # relative to notebooks/, where the lessons run
 
+# The preprocessing, in the lesson and, unchanged, in the solution.
+PREPROCESS = '''
+def preprocess_function(batch):
+    """Rows -> model inputs: the decoded songs truncated to max_length samples and normalised, and the label."""
+    arrays = [x["array"] for x in batch["audio"]]
+    inputs = feature_extractor(arrays, sampling_rate=sampling_rate, max_length=max_length, truncation=True,
+                               return_attention_mask=True)
+    inputs["label"] = batch["genre"]
+    return inputs
+'''.strip("\n")
+
 # The filter that drops a clip soundfile cannot open: in the lesson and, unchanged, in the solution.
 DECODES = '''
 def decodes(audio):
@@ -132,17 +143,11 @@ seconds after the start. `make bench` measured the course's on-the-fly way (the 
 `course_utils.preprocessing`, which `python -m course_utils.train` uses) against the published `map`
 over everything, on the course-size stand-in: the first batch 10.7x sooner, an epoch 6.5x faster.
 """),
-    code('''
+    code(f'''
 MAX_SECONDS = cfg.max_seconds  # 30 s in the published recipe (a whole GTZAN song); 10 s on a CPU and offline
 max_length = int(sampling_rate * MAX_SECONDS)
 
-def preprocess_function(batch):
-    """Rows -> model inputs: the decoded songs truncated to MAX_SECONDS and normalised, and the label."""
-    arrays = [x["array"] for x in batch["audio"]]
-    inputs = feature_extractor(arrays, sampling_rate=sampling_rate, max_length=max_length, truncation=True,
-                               return_attention_mask=True)
-    inputs["label"] = batch["genre"]
-    return inputs
+{PREPROCESS}
 
 gtzan_encoded = gtzan.with_transform(preprocess_function)  # nothing runs yet, nothing is written
 '''),
@@ -367,7 +372,7 @@ python -m course_utils.train init=random
 ```
 
 Offline, the DistilHuBERT stand-in's build ran both with this recipe, on the same split, but
-through the script, which keeps the last epoch rather than the best one and resamples with soxr
+through the script with `save=false`, so it keeps the last epoch rather than the best one, and it resamples with soxr
 rather than FFmpeg (so its first figure can differ from yours above); its
 model card (`README.md` in its folder) has the details:
 """),
@@ -502,8 +507,9 @@ SOLUTION: list[dict] = [
     md("## Lesson 5: Fine-tuning DistilHuBERT on GTZAN"),
     md("""
 Fine-tune twice, the whole model and then with the encoder frozen (only the head learns), with the
-same data, seed and number of epochs, and compare accuracy and training time. A few epochs keep it
-short: the figures are those of a short run.
+same data, seed and number of epochs, and compare accuracy and training time. The recipe's epochs
+(3 at the tiny size); on a CPU with the real model, each run gets half of the steps that fit about
+10 minutes, so the figures are those of a short run.
 """),
     code(f'''
 import io
@@ -535,12 +541,7 @@ gtzan = gtzan.cast_column("audio", Audio(decode=False)).filter(decodes, input_co
 gtzan = gtzan.cast_column("audio", Audio(sampling_rate=sampling_rate))
 genres = gtzan["train"].features["genre"].names
 
-def preprocess_function(batch):
-    arrays = [x["array"] for x in batch["audio"]]
-    inputs = feature_extractor(arrays, sampling_rate=sampling_rate, max_length=max_length, truncation=True,
-                               return_attention_mask=True)
-    inputs["label"] = batch["genre"]
-    return inputs
+{PREPROCESS}
 
 gtzan_encoded = gtzan.with_transform(preprocess_function)
 '''),
@@ -586,10 +587,11 @@ for name, (acc, train_loss, seconds, trained) in results.items():
           f"{trained:,} parameters trained")
 '''),
     md("""
-Freezing the encoder trains only the head, a few thousand weights: each step is a little cheaper
+Freezing the encoder trains only the head (the count is printed above; about 0.2 M weights for the
+real DistilHuBERT): each step is a little cheaper
 (no gradients through the encoder), but the features stay those learned in pre-training (speech,
 for the real DistilHuBERT), and the training loss falls more slowly. For music, adapting the encoder
-is worth its cost. With a handful of held-out songs and a few epochs, the accuracies are noisy:
-the training loss is the steadier sign here; at the course size, compare the accuracies.
+is worth its cost. At the tiny size (9 held-out songs) the accuracies are noise and the training
+loss is the steadier sign; at the course size, compare the accuracies with their standard errors.
 """),
 ]
