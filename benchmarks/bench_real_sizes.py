@@ -363,9 +363,10 @@ def train(job: dict, memory: Memory) -> dict:
 
 
 def _available_gb() -> float:
-    import psutil
+    # The lessons' own rule: the machine's available memory, or less under a cgroup limit (Binder's).
+    from course_utils.sizing import available_memory_gb
 
-    return psutil.virtual_memory().available / GB
+    return available_memory_gb()
 
 
 def _seconds(spec: dict, smoke: bool) -> tuple[float, float]:

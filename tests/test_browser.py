@@ -14,9 +14,9 @@ A headless Chromium (Debian's ``chromium`` + ``chromium-driver``), driven by Sel
    file input, Submit is clicked, and the label shown must be one of the model's genres.
 
 The demo is built here rather than by running lesson 5: that lesson trains a model first and its last
-cell closes the demo, so a Run All leaves nothing to click; its cells are also being rewritten. The
-app is the one the lesson builds (``gr.Audio(type="filepath")`` in, ``gr.Label(num_top_classes=3)``
-out); what it checks is the browser side: upload, submit, a label rendered back.
+cell closes the demo, so a Run All leaves nothing to click. The app is the one the lesson builds: its
+``classify`` calls ``course_utils.demo.classify_file``, ``gr.Audio(type="filepath")`` in,
+``gr.Label(num_top_classes=3)`` out. What it checks is the browser side: upload, submit, a label rendered back.
 
 Skipped when chromium, chromedriver or selenium is missing, except under CI (``CI=true``), where that
 is a failure that says what to install (``bash scripts/install_browser.sh``). On a failure the
@@ -427,7 +427,7 @@ def test_lesson1_runs_in_jupyterlab(browser, lab):
         assert not page["dialogs"], f"a dialog is open after Run All: {page['dialogs']}"
 
         audio = driver.execute_async_script(AUDIO_STATE, ".jp-OutputArea-output audio")
-        assert audio, "no <audio> player in the outputs (display.play)"
+        assert audio, "no <audio> player in the outputs (IPython.display.Audio)"
         for a in audio:
             assert a["controls"], f"an <audio> without controls: {a}"
             assert a["error"] is None and a["readyState"] >= 1, f"the audio player's source does not decode: {a}"
@@ -457,7 +457,7 @@ def genre_demo(tmp_path_factory):
         import torch
         from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, pipeline
 
-        from course_utils import load_audio
+        from course_utils.demo import classify_file
 
         torch.manual_seed(0)
         model_id = "ntu-spml/distilhubert"  # from the local Hub (offline) or the Hub
@@ -466,11 +466,10 @@ def genre_demo(tmp_path_factory):
             model_id, num_labels=len(GENRES), id2label=dict(enumerate(GENRES)),
             label2id={g: i for i, g in enumerate(GENRES)})
         classifier = pipeline("audio-classification", model=model, feature_extractor=extractor, device="cpu")
-        rate = extractor.sampling_rate
         calls = []
 
         def classify(path):
-            scores = {d["label"]: float(d["score"]) for d in classifier(load_audio(path, rate), top_k=3)}
+            scores = classify_file(classifier, path, top_k=3)  # the lesson's classify
             calls.append((path, scores))
             return scores
 

@@ -40,8 +40,8 @@ FIELDS_THAT_MATTER = (
     "logging_strategy", "logging_steps", "seed", "data_seed", "bf16", "fp16", "use_cpu", "dataloader_num_workers",
     "dataloader_pin_memory", "remove_unused_columns", "report_to",
 )
-# Fields of TrainingArguments.to_dict() where the two may differ, with the reason. None today: the
-# notebook's cell spells out every field the script's presets set, and leaves the others at their defaults.
+# Fields of TrainingArguments.to_dict() where the two may differ, with the reason. Only one: the
+# notebook's cell spells out every other field the script's presets set, and leaves the rest at their defaults.
 MAY_DIFFER: dict[str, str] = {
     # Online on a CPU the lesson trains the steps that fit 10 minutes (course_utils.sizing.plan_training);
     # the script trains what its config says. Offline (make test) both train every step.

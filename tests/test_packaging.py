@@ -200,17 +200,22 @@ def _runtime_view(tmp_path: Path) -> Path:
     return python
 
 
+def _offline_pip_env(**extra: str) -> dict:
+    """This process's environment without pip or Python settings (no configured index or user site)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PYTHONNOUSERSITE="1")
+    return {**env, **extra}
+
+
 def colab_dry_run(checkout: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
     """``pip install --dry-run --report`` of ``checkout`` (the core, no extras) into the runtime view,
     from nothing but what is installed: no index, no find-links, no pip configuration. Whatever pip
     would have to download (a package the runtime lacks, a version it does not have) fails it."""
     python = _runtime_view(tmp_path)
     report = tmp_path / "report.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PYTHONNOUSERSITE="1")
     proc = subprocess.run([python, "-m", "pip", "install", "--dry-run", "--quiet", "--report", str(report),
                            "--no-index", "--no-build-isolation", str(checkout)],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          capture_output=True, text=True, env=_offline_pip_env(), timeout=120)
     return proc, json.loads(report.read_text()) if report.exists() else {}
 
 
@@ -323,9 +328,9 @@ def _run_setup_cell(python: Path, url: str, tmp_path: Path) -> subprocess.Comple
     setup = next(c.source for c in cells if c.cell_type == "code")
     github = f"git+{_project_url()}"
     assert setup.count(github) == 1, setup
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PIP_NO_INDEX="1",
-               PIP_NO_BUILD_ISOLATION="0", PYTHONNOUSERSITE="1")
+    # The cell's own `pip install` reads these: no index, and no build isolation (which would fetch
+    # setuptools; pip reads "0" in PIP_NO_BUILD_ISOLATION as "isolation off").
+    env = _offline_pip_env(PIP_NO_INDEX="1", PIP_NO_BUILD_ISOLATION="0")
     # cwd: a folder without the checkout, which `python -c` would otherwise put on sys.path
     return subprocess.run([python, "-c", setup.replace(github, f"git+{url}")], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
