@@ -9,6 +9,8 @@ One module per responsibility:
 - ``metrics``       accuracy, ``compute_metrics``, a local ``evaluate`` metric
 - ``hub``           which world the lessons run in: the Hub, or the local Hub of stand-ins
 - ``quiet``         ``quiet_logs``: routine library messages, silenced in one place
+- ``sizing``        will a real checkpoint fit this machine? (``plan_inference``, ``plan_training``)
+- ``cgroups``       a container's memory limit and CPU quota
 - ``doctor``        environment checks with a fix for each problem
 """
 

@@ -50,9 +50,9 @@ __all__ = [
 def usable_cpus(cgroup_root: str | os.PathLike = "/sys/fs/cgroup",
                 proc_cgroup: str | os.PathLike = "/proc/self/cgroup") -> int:
     """The CPUs this process may use: its CPU affinity, or fewer where a cgroup CPU quota (a
-    container's, Binder's: ``sizing.cgroup_cpu_limit``) allows less. ``os.cpu_count()`` counts the
+    container's, Binder's: ``cgroups.cgroup_cpu_limit``) allows less. ``os.cpu_count()`` counts the
     host's, which can be many more."""
-    from .sizing import cgroup_cpu_limit
+    from .cgroups import cgroup_cpu_limit
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     quota = cgroup_cpu_limit(cgroup_root, proc_cgroup)

@@ -53,7 +53,7 @@ class Builder:
 # Paths relative to the folder that holds both packages.
 SPEECH_SOURCES = ("course_offline/builders/speech.py", "course_offline/builders/_espeak.py")
 MODEL_SOURCES = ("course_utils/training.py", "course_offline/builders/model_common.py", "course_utils/audio.py",
-                 "course_utils/preprocessing.py")
+                 "course_utils/preprocessing.py", "course_utils/cgroups.py")
 # Imported by builders without shaping what they write (where the data lives, the Hub switch).
 NOT_OUTPUT_SHAPING = ("course_utils/hub.py", "course_offline/store.py", "course_offline/local_hub.py")
 # Order matters: datasets first, then the checkpoints trained on them.
